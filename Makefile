@@ -1,0 +1,43 @@
+# The two commands of the README. Both create .venv on first use and reuse it after.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.glalign-installed
+TMPBASE := $(CURDIR)/.venv/tmp
+
+# Never reach a model hub; keep Jupyter/matplotlib state out of the home folder.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export IPYTHONDIR := $(TMPBASE)/ipython
+export JUPYTER_RUNTIME_DIR := $(TMPBASE)/jupyter-runtime
+export MPLCONFIGDIR := $(TMPBASE)/matplotlib
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: test reproduce venv clean
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first and pinned: a looser request would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	mkdir -p $(IPYTHONDIR) $(JUPYTER_RUNTIME_DIR) $(MPLCONFIGDIR)
+	touch $(STAMP)
+
+test: $(STAMP)
+	mkdir -p $(IPYTHONDIR) $(JUPYTER_RUNTIME_DIR) $(MPLCONFIGDIR)
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks
+
+reproduce: $(STAMP)
+	mkdir -p $(IPYTHONDIR) $(JUPYTER_RUNTIME_DIR) $(MPLCONFIGDIR)
+	$(VENV)/bin/glalign reproduce --profile synthpedes
+
+clean:
+	rm -rf $(VENV) work

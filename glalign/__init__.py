@@ -1,0 +1,12 @@
+"""GLAlign reproducibility package: joint global-local alignment for text-based person search."""
+import os
+
+# Nothing in this package may reach a model hub: set before transformers is imported anywhere.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+__version__ = "0.1.0"
+
+PARTS = ("HEAD", "UPPERBODY", "LOWERBODY", "SHOES", "OTHERS")
+"""The paper's five body regions, in ViTAA label order (label id = index + 1; 0 is background)."""

@@ -1,0 +1,5 @@
+import sys
+
+from glalign.cli import main
+
+sys.exit(main())

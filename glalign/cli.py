@@ -1,0 +1,263 @@
+"""The `glalign` command line. Each subcommand is a thin shell over a package function,
+so notebooks and the CLI share one code path. User mistakes print one line and exit 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from glalign.errors import GlalignError
+
+FORMATS = ("auto", "cuhk-pedes", "icfg-pedes", "rstpreid", "vn3k", "manifest")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+# ---------------------------------------------------------------- command bodies
+def cmd_data_synth(args) -> int:
+    from glalign.data.synth import generate_domain
+
+    stats = generate_domain(args.out, domain=args.domain, n_ids=args.ids, seed=args.seed,
+                            height=args.height, width=args.width, progress=not args.quiet)
+    print(json.dumps(stats, ensure_ascii=False))
+    return 0
+
+
+def cmd_data_check(args) -> int:
+    from glalign.data.check import check_dataset, format_stats
+
+    stats = check_dataset(args.root, fmt=args.format, skip_bad=args.skip_bad)
+    print(json.dumps(stats, ensure_ascii=False) if args.json else format_stats(stats))
+    return 0
+
+
+def cmd_data_sheet(args) -> int:
+    from glalign.plots import contact_sheet
+
+    path = contact_sheet(args.root, args.out, n_ids=args.ids, fmt=args.format)
+    print(path)
+    return 0
+
+
+def cmd_text_phrases(args) -> int:
+    from glalign.text.phrases import stream_phrases
+
+    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
+    try:
+        for obj in stream_phrases(stream, lang=args.lang, mode=args.mode):
+            sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    finally:
+        if args.file:
+            stream.close()
+    return 0
+
+
+def cmd_train(args) -> int:
+    from glalign.train import TrainConfig, train
+
+    cfg = TrainConfig.from_cli(args)
+    run = train(cfg, resume=args.resume)
+    print(run)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from glalign.evaluate import evaluate_run
+
+    result = evaluate_run(args.run, args.data, split=args.split, alpha=args.alpha, fmt=args.format,
+                          lang=args.lang, per_query_out=args.per_query)
+    metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
+    metrics["n_queries"] = result.n_queries
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print("  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from glalign.search import search_cli
+
+    return search_cli(args)
+
+
+def cmd_reproduce(args) -> int:
+    from glalign.reproduce import reproduce
+
+    out = reproduce(profile=args.profile, results_root=args.results, workdir=args.workdir,
+                    only=args.only)
+    print(out)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from glalign import bench
+
+    return bench.main(args.what, args)
+
+
+def cmd_paper(args) -> int:
+    from glalign.paper import find_inconsistencies
+
+    for item in find_inconsistencies():
+        print(f"[{item['kind']}] {item['where']}: {item['detail']}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="glalign",
+        description="GLAlign for text-based person search: data, noun phrases, training, "
+                    "evaluation, search and the paper's experiments.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # data
+    data = sub.add_parser("data", help="make, read and validate person-search datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    s = dsub.add_parser("synth", help="generate a SynthPEDES domain (deterministic from --seed)",
+                        description="Render a synthetic TBPS dataset in the CUHK-PEDES layout: images, "
+                                    "part label maps, native and translated captions, conditions.")
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--domain", required=True, choices=("A", "B"),
+                   help="A: CUHK-PEDES-like, English native; B: 3000VnPerson-like, Vietnamese native")
+    s.add_argument("--ids", type=_positive_int, default=None, help="number of identities")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--height", type=_positive_int, default=128)
+    s.add_argument("--width", type=_positive_int, default=64)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_data_synth)
+
+    c = dsub.add_parser("check", help="validate a dataset folder and print its statistics",
+                        description="Reads a dataset in one of the supported layouts; any bad entry "
+                                    "is reported with its file and index and the exit code is 2.")
+    c.add_argument("root", help="dataset root folder")
+    c.add_argument("--format", choices=FORMATS, default="auto")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    c.add_argument("--skip-bad", action="store_true", help="drop bad entries and count them instead of failing")
+    c.set_defaults(func=cmd_data_check)
+
+    sh = dsub.add_parser("sheet", help="save a contact sheet (images, masks, captions) as PNG")
+    sh.add_argument("root")
+    sh.add_argument("--out", required=True)
+    sh.add_argument("--ids", type=_positive_int, default=20)
+    sh.add_argument("--format", choices=FORMATS, default="auto")
+    sh.set_defaults(func=cmd_data_sheet)
+
+    # text
+    text = sub.add_parser("text", help="noun phrases and body-part mapping")
+    tsub = text.add_subparsers(dest="text_command", metavar="ACTION", required=True)
+    t = tsub.add_parser("phrases", help="captions in (one per line), NP/part JSON lines out",
+                        description="Extract noun phrases (spaCy for English, underthesea for "
+                                    "Vietnamese) and map each to a body part or null.")
+    t.add_argument("file", nargs="?", help="caption file, one per line (default: stdin)")
+    t.add_argument("--lang", required=True, choices=("en", "vi"))
+    t.add_argument("--mode", choices=("paper", "extended"), default="extended",
+                   help="paper: the paper's keyword lists verbatim; extended: with synonyms and lemmas")
+    t.set_defaults(func=cmd_text_phrases)
+
+    # train
+    tr = sub.add_parser("train", help="train GLAlign on a dataset",
+                        description="Train the global+local model; writes config.json, "
+                                    "model.safetensors, tokenizer files and history.csv to --out.")
+    tr.add_argument("--data", required=True, action="append",
+                    help="dataset root (repeat to train on several, e.g. SE4)")
+    tr.add_argument("--lang", required=True, choices=("en", "vi"))
+    tr.add_argument("--out", required=True, help="run folder")
+    tr.add_argument("--format", choices=FORMATS, default="auto")
+    tr.add_argument("--profile", choices=("synthpedes", "tiny", "paper"), default="synthpedes")
+    tr.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
+    tr.add_argument("--epochs", type=_positive_int)
+    tr.add_argument("--batch-size", type=_positive_int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--alpha", type=_unit_float)
+    tr.add_argument("--region-mode", choices=("crop", "pool"))
+    tr.add_argument("--text-encoder", help="clip | gpt2 | phobert | a local model folder")
+    tr.add_argument("--image-encoder", help="'small' or a CLIP vision model name/folder")
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    tr.add_argument("--resume", action="store_true", help="continue from the last complete epoch")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=cmd_train)
+
+    # evaluate
+    ev = sub.add_parser("evaluate", help="rank a dataset split with a trained run")
+    ev.add_argument("--run", required=True)
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--format", choices=FORMATS, default="auto")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--lang", choices=("en", "vi"), help="caption language (default: the run's)")
+    ev.add_argument("--alpha", type=_unit_float, help="fusion weight (default: the run's)")
+    ev.add_argument("--per-query", help="write per-query results (CSV) here")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+
+    # search
+    se = sub.add_parser("search", help="search a folder of images with a description")
+    se.add_argument("--run", required=True)
+    se.add_argument("--gallery", required=True, help="folder of images (searched recursively)")
+    se.add_argument("--top-k", type=_positive_int, default=10)
+    se.add_argument("--alpha", type=_unit_float)
+    se.add_argument("--json", action="store_true")
+    se.add_argument("--out", help="save a result strip PNG here")
+    se.add_argument("query")
+    se.set_defaults(func=cmd_search)
+
+    # reproduce
+    rp = sub.add_parser("reproduce", help="run notebooks 01-07 with papermill into results/<profile>/")
+    rp.add_argument("--profile", default="synthpedes", choices=("synthpedes", "tiny"))
+    rp.add_argument("--results", default="results", help="results root (default: ./results)")
+    rp.add_argument("--workdir", help="where datasets and runs are cached (default: ./work/<profile>)")
+    rp.add_argument("--only", nargs="*", help="run only these notebook numbers, e.g. 01 02")
+    rp.set_defaults(func=cmd_reproduce)
+
+    # bench
+    be = sub.add_parser("bench", help="benchmarks that print numbers")
+    be.add_argument("what", choices=("synth", "phrases", "train", "search"))
+    be.add_argument("--ids", type=_positive_int, default=2000)
+    be.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    be.add_argument("--steps", type=_positive_int, default=5)
+    be.add_argument("--paper", action="store_true", help="also the paper-size model (GPU advised)")
+    be.set_defaults(func=cmd_bench)
+
+    pa = sub.add_parser("paper", help="list the paper's internal inconsistencies found in its numbers")
+    pa.set_defaults(func=cmd_paper)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GlalignError as exc:
+        print(f"glalign: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("glalign: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Datasets: readers for the real TBPS layouts, the SynthPEDES generator, splits, torch datasets."""

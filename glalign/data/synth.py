@@ -1,0 +1,166 @@
+"""SynthPEDES domains on disk, in the CUHK-PEDES layout, so the real-data reader reads them.
+
+    DIR/imgs/<pid>/<pid>_<k>.png      person images
+    DIR/parsing/<pid>/<pid>_<k>.png   part label maps (ViTAA ids 0-5)
+    DIR/reid_raw.json                 native captions   [{"split","captions","file_path","id"}]
+    DIR/reid_raw_<lang>.json          translated captions, caption-for-caption
+    DIR/conditions.json               per image: view, low_light, occluded, blur, scale
+    DIR/annotations.json              attributes per identity, families, per-caption ground truth
+    DIR/synth.json                    how it was made (seed, sizes, generator version)
+
+The domain is written into a temporary folder and renamed into place, so an interrupted run
+leaves nothing half-written. The same arguments give the same bytes."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from glalign.data.synth_captions import STYLES, mentions_for, translate, write_en, write_vi
+from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
+from glalign.errors import GlalignError
+
+GENERATOR_VERSION = 1
+DOMAINS = {
+    # A mirrors CUHK-PEDES (English native, Vietnamese translated): 11,003 + 1,000 of 12,003 ids in
+    # proportion (at least a quarter of small domains, up to 100 ids, go to test so a gallery exists).
+    "A": {"native": "en", "translated": "vi", "default_ids": 1200, "images": (2, 4), "hard": False,
+          "test_fraction": 1000 / 12003, "min_test": 100},
+    # B mirrors 3000VnPerson-Search (Vietnamese native, English translated): 2,000 train + 1,000 test.
+    "B": {"native": "vi", "translated": "en", "default_ids": 450, "images": (2, 3), "hard": True,
+          "test_fraction": 1 / 3, "min_test": 0},
+}
+
+
+def _png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def _split_families(families: list[list[int]], domain: str, rng) -> dict[int, str]:
+    """Identity-disjoint split that keeps each family on one side, so look-alikes meet in test."""
+    spec = DOMAINS[domain]
+    n = sum(len(f) for f in families)
+    n_test = max(round(n * spec["test_fraction"]), min(spec["min_test"], n // 4), 1)
+    order = rng.permutation(len(families))
+    split, count = {}, 0
+    for idx in order:
+        side = "test" if count < n_test else "train"
+        for pid in families[idx]:
+            split[pid] = side
+        if side == "test":
+            count += len(families[idx])
+    return split
+
+
+def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int = 0, height: int = 128,
+                    width: int = 64, progress: bool = True) -> dict:
+    """Write one SynthPEDES domain to `out` and return its summary. Re-running with the same
+    arguments on an existing folder is a no-op; other arguments on a non-empty folder are an error."""
+    if domain not in DOMAINS:
+        raise GlalignError(f"unknown SynthPEDES domain {domain!r}; choose A or B")
+    spec = DOMAINS[domain]
+    n_ids = n_ids or spec["default_ids"]
+    if n_ids < 4:
+        raise GlalignError(f"--ids {n_ids} is too few: a domain needs at least 4 identities (train and test)")
+    out = Path(out)
+    meta = {"generator": "SynthPEDES", "version": GENERATOR_VERSION, "domain": domain, "ids": n_ids,
+            "seed": seed, "height": height, "width": width, "native_language": spec["native"],
+            "translated_language": spec["translated"]}
+    if out.exists() and any(out.iterdir()):
+        existing = out / "synth.json"
+        if existing.exists() and json.loads(existing.read_text())["params"] == meta:
+            return json.loads(existing.read_text())["summary"]
+        raise GlalignError(f"{out} exists and is not the SynthPEDES domain asked for; choose an empty "
+                           "folder or delete it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        summary = _write_domain(stage, meta, spec, progress)
+        (stage / "synth.json").write_text(json.dumps({"params": meta, "summary": summary}, indent=1) + "\n")
+        if out.exists():
+            out.rmdir()
+        os.replace(stage, out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+    return summary
+
+
+def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
+    domain, seed, n_ids = meta["domain"], meta["seed"], meta["ids"]
+    hard = spec["hard"]
+    root_rng = np.random.default_rng([seed, ord(domain)])
+    # Families of 1-3 look-alike identities.
+    families, pid = [], 1
+    while pid <= n_ids:
+        size = min(int(root_rng.choice((1, 2, 3), p=(0.4, 0.4, 0.2))), n_ids - pid + 1)
+        families.append(list(range(pid, pid + size)))
+        pid += size
+    split_of = _split_families(families, domain, root_rng)
+
+    native, other = spec["native"], spec["translated"]
+    writer = {"en": write_en, "vi": write_vi}[native]
+    entries = {native: [], other: []}
+    conditions, attributes, family_of, gt = {}, {}, {}, {}
+    t0, n_images = time.perf_counter(), 0
+    bar = tqdm(total=n_ids, desc=f"SynthPEDES {domain}", unit="id", disable=not progress)
+    for fam_idx, family in enumerate(families):
+        frng = np.random.default_rng([seed, ord(domain), fam_idx])
+        base = sample_person(frng)
+        for member, pid in enumerate(family):
+            person = base if member == 0 else family_variant(base, frng)
+            attributes[str(pid)] = person.to_dict()
+            family_of[str(pid)] = fam_idx
+            lo, hi = spec["images"]
+            for k in range(int(frng.integers(lo, hi + 1))):
+                cond = sample_conditions(frng, hard)
+                img, label = render(person, cond, frng, meta["height"], meta["width"], hard=hard)
+                rel = f"{pid:05d}/{pid:05d}_{k}.png"
+                for sub, arr in (("imgs", img), ("parsing", label)):
+                    path = stage / sub / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(_png_bytes(arr))
+                mentions = mentions_for(person, cond)
+                styles = frng.choice(len(STYLES), size=2, replace=False)  # two different annotators
+                caps = {native: [], other: []}
+                truth = {native: [], other: []}
+                for s in styles:
+                    text, rendered = writer(person, mentions, STYLES[int(s)], frng, cond)
+                    ttext, trendered = translate(person, rendered, native, frng, cond)
+                    caps[native].append(text)
+                    caps[other].append(ttext)
+                    truth[native].append([{"part": r["part"], "noun": r["noun"]} for r in rendered])
+                    truth[other].append([{"part": r["part"], "noun": r["noun"]} for r in trendered])
+                for lang in (native, other):
+                    entries[lang].append({"split": split_of[pid], "captions": caps[lang], "file_path": rel,
+                                          "id": pid})
+                conditions[rel] = cond.to_dict()
+                gt[rel] = truth
+                n_images += 1
+            bar.update(1)
+    bar.close()
+    elapsed = time.perf_counter() - t0
+
+    def dump(name, obj):
+        (stage / name).write_text(json.dumps(obj, ensure_ascii=False, indent=None, sort_keys=True) + "\n",
+                                  encoding="utf-8")
+
+    dump("reid_raw.json", entries[native])
+    dump(f"reid_raw_{other}.json", entries[other])
+    dump("conditions.json", conditions)
+    dump("annotations.json", {"attributes": attributes, "family": family_of, "captions": gt})
+    n_test = sum(1 for v in split_of.values() if v == "test")
+    return {"domain": domain, "ids": n_ids, "train_ids": n_ids - n_test, "test_ids": n_test,
+            "images": n_images, "families": len(families), "native_language": native,
+            "translated_language": other, "seconds": round(elapsed, 2),
+            "images_per_second": round(n_images / max(elapsed, 1e-9), 1)}

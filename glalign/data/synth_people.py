@@ -1,0 +1,270 @@
+"""SynthPEDES people: attribute sets and a deterministic renderer with a pixel-exact part label map.
+
+Label ids follow ViTAA: 0 background, 1 head, 2 upper body, 3 lower body, 4 shoes, 5 others
+(bag, umbrella, phone). Everything is drawn with numpy masks on a coordinate grid, so an image
+and its label map come from the same shapes and agree to the pixel."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+COLOURS = {  # name -> RGB; Vietnamese names live in synth_captions.
+    "black": (30, 30, 34), "white": (235, 235, 230), "red": (200, 35, 40), "green": (40, 150, 60),
+    "blue": (40, 80, 200), "yellow": (235, 205, 40), "gray": (128, 128, 130), "brown": (120, 75, 40),
+    "pink": (240, 140, 180), "purple": (120, 50, 150), "orange": (240, 130, 30),
+}
+HAIR_COLOURS = ("black", "brown", "yellow", "gray")
+SKIN = ((236, 196, 160), (214, 170, 130), (180, 130, 95), (120, 85, 60))
+UPPER_TYPES = ("t-shirt", "shirt", "jacket", "sweater", "hoodie", "coat")
+LONG_SLEEVES = {"jacket", "sweater", "hoodie", "coat", "shirt"}
+LOWER_TYPES = ("pants", "jeans", "shorts", "skirt")
+SHOE_TYPES = ("sneakers", "boots", "sandals", "shoes")
+ACCESSORIES = ("none", "backpack", "handbag", "umbrella", "phone")
+PATTERNS = ("plain", "plain", "stripes", "logo")
+VIEWS = ("front", "back", "side")
+
+
+@dataclass(frozen=True)
+class Person:
+    gender: str
+    hair_length: str
+    hair_colour: str
+    skin: int
+    hat: str  # "none" or a colour
+    glasses: bool
+    upper_type: str
+    upper_colour: str
+    pattern: str
+    pattern_colour: str
+    lower_type: str
+    lower_colour: str
+    shoe_type: str
+    shoe_colour: str
+    accessory: str
+    accessory_colour: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _pick(rng, seq, exclude=()):
+    choices = [c for c in seq if c not in exclude]
+    return choices[int(rng.integers(len(choices)))]
+
+
+def sample_person(rng: np.random.Generator) -> Person:
+    gender = "woman" if rng.random() < 0.5 else "man"
+    lower_types = LOWER_TYPES if gender == "woman" else ("pants", "jeans", "shorts")
+    lower = _pick(rng, lower_types)
+    colours = tuple(COLOURS)
+    upper_colour = _pick(rng, colours)
+    lower_colour = "blue" if lower == "jeans" and rng.random() < 0.7 else _pick(rng, colours, (upper_colour,))
+    pattern = _pick(rng, PATTERNS)
+    return Person(
+        gender=gender,
+        hair_length="long" if rng.random() < (0.75 if gender == "woman" else 0.1) else "short",
+        hair_colour=_pick(rng, HAIR_COLOURS),
+        skin=int(rng.integers(len(SKIN))),
+        hat=_pick(rng, colours) if rng.random() < 0.2 else "none",
+        glasses=bool(rng.random() < 0.2),
+        upper_type=_pick(rng, UPPER_TYPES),
+        upper_colour=upper_colour,
+        pattern=pattern,
+        pattern_colour=_pick(rng, ("white", "black", "yellow", "red"), (upper_colour,)),
+        lower_type=lower,
+        lower_colour=lower_colour,
+        shoe_type=_pick(rng, SHOE_TYPES),
+        shoe_colour=_pick(rng, colours),
+        accessory=_pick(rng, ACCESSORIES) if rng.random() < 0.75 else "none",
+        accessory_colour=_pick(rng, colours),
+    )
+
+
+def family_variant(base: Person, rng: np.random.Generator) -> Person:
+    """A look-alike that differs in one small region (shoe or accessory colour), so that the
+    global embedding alone struggles to tell family members apart."""
+    d = base.to_dict()
+    if base.accessory != "none" and rng.random() < 0.5:
+        d["accessory_colour"] = _pick(rng, tuple(COLOURS), (base.accessory_colour,))
+    else:
+        d["shoe_colour"] = _pick(rng, tuple(COLOURS), (base.shoe_colour,))
+    return Person(**d)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    view: str
+    low_light: bool
+    occluded: bool
+    blur: bool
+    scale: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sample_conditions(rng: np.random.Generator, hard: bool) -> Conditions:
+    """Domain B ('hard') has more low light, blur and occlusion, like surveillance footage."""
+    return Conditions(
+        view=VIEWS[int(rng.choice(3, p=(0.5, 0.3, 0.2)))],
+        low_light=bool(rng.random() < (0.3 if hard else 0.08)),
+        occluded=bool(rng.random() < (0.2 if hard else 0.08)),
+        blur=bool(rng.random() < (0.25 if hard else 0.05)),
+        scale=float(rng.uniform(0.82, 0.98)),
+    )
+
+
+class Canvas:
+    """An RGB image and its label map, painted shape by shape (later shapes cover earlier ones)."""
+
+    def __init__(self, height: int, width: int):
+        self.h, self.w = height, width
+        self.yy, self.xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        self.rgb = np.zeros((height, width, 3), np.float32)
+        self.label = np.zeros((height, width), np.uint8)
+
+    def paint(self, mask: np.ndarray, colour, label: int | None) -> None:
+        self.rgb[mask] = colour
+        if label is not None:
+            self.label[mask] = label
+
+    def rect(self, y0, y1, x0, x1):
+        return (self.yy >= y0) & (self.yy < y1) & (self.xx >= x0) & (self.xx < x1)
+
+    def ellipse(self, cy, cx, ry, rx):
+        return ((self.yy - cy) / max(ry, 0.5)) ** 2 + ((self.xx - cx) / max(rx, 0.5)) ** 2 <= 1.0
+
+    def trapezoid(self, y0, y1, cx, half_top, half_bottom):
+        t = np.clip((self.yy - y0) / max(y1 - y0, 1e-3), 0, 1)
+        half = half_top + (half_bottom - half_top) * t
+        return (self.yy >= y0) & (self.yy < y1) & (np.abs(self.xx - cx) <= half)
+
+
+def _shade(colour, factor: float):
+    return tuple(min(255.0, c * factor) for c in colour)
+
+
+def render(person: Person, cond: Conditions, rng: np.random.Generator, height: int = 128,
+           width: int = 64, hard: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one image of `person` under `cond`. Returns (uint8 HxWx3 image, uint8 HxW label map)."""
+    cv = Canvas(height, width)
+    # Background: a floor/wall gradient plus clutter boxes (more, darker in domain B).
+    top = np.array(rng.uniform(90, 200, 3) if not hard else rng.uniform(50, 140, 3), np.float32)
+    bottom = top * rng.uniform(0.6, 0.9)
+    grad = (cv.yy / height)[..., None]
+    cv.rgb[:] = top * (1 - grad) + bottom * grad
+    for _ in range(int(rng.integers(2, 7 if hard else 4))):
+        y0, x0 = rng.uniform(0, height), rng.uniform(-10, width)
+        cv.paint(cv.rect(y0, y0 + rng.uniform(8, 40), x0, x0 + rng.uniform(5, 25)), rng.uniform(30, 220, 3), None)
+
+    s = cond.scale * height
+    cx = width / 2 + rng.uniform(-0.06, 0.06) * width
+    y_top = rng.uniform(0.01, 0.04) * height + (height - s) * rng.uniform(0.2, 0.8)
+    Y = lambda f: y_top + f * s  # noqa: E731  (vertical position as a fraction of body height)
+    side = cond.view == "side"
+    body_w = (0.11 if side else 0.14) * s * (0.9 if person.gender == "woman" else 1.0)
+    skin = SKIN[person.skin]
+
+    # Back accessory (backpack) sits behind the torso in front view: draw it first.
+    acc_col = COLOURS[person.accessory_colour]
+    if person.accessory == "backpack" and cond.view != "back":
+        off = body_w * (0.9 if side else 1.05)
+        cv.paint(cv.rect(Y(0.22), Y(0.46), cx - off - (0.05 * s if not side else -0.2 * s), cx - off + 0.06 * s)
+                 if side else cv.rect(Y(0.22), Y(0.44), cx - off, cx + off), acc_col, 5)
+
+    # Legs / lower garment.
+    low_col = COLOURS[person.lower_colour]
+    leg_w = body_w * (0.45 if not side else 0.6)
+    hip, knee, ankle = Y(0.5), Y(0.7), Y(0.92)
+    for sign in ((-1, 1) if not side else (0,)):
+        lx = cx + sign * body_w * 0.48
+        leg = cv.rect(hip, ankle, lx - leg_w, lx + leg_w)
+        if person.lower_type in ("shorts", "skirt"):
+            cv.paint(leg & (cv.yy >= knee - 0.04 * s), skin, 3)
+            cv.paint(leg & (cv.yy < knee - 0.04 * s), low_col, 3)
+        else:
+            cv.paint(leg, low_col, 3)
+    if person.lower_type == "skirt":
+        cv.paint(cv.trapezoid(hip - 0.02 * s, knee, cx, body_w, body_w * 1.45), low_col, 3)
+
+    # Shoes.
+    shoe_col = COLOURS[person.shoe_colour]
+    shoe_h = 0.05 * s if person.shoe_type != "boots" else 0.1 * s
+    for sign in ((-1, 1) if not side else (0,)):
+        lx = cx + sign * body_w * 0.48 + (0.04 * s if side else 0)
+        cv.paint(cv.rect(ankle - (shoe_h - 0.05 * s), ankle + 0.045 * s, lx - leg_w * 1.15, lx + leg_w * 1.25),
+                 shoe_col, 4)
+
+    # Torso and arms.
+    up_col = COLOURS[person.upper_colour]
+    torso = cv.trapezoid(Y(0.19), hip + 0.02 * s, cx, body_w * 1.05, body_w * 0.95)
+    cv.paint(torso, up_col, 2)
+    if person.pattern == "stripes":
+        stripes = torso & ((((cv.yy - Y(0.19)) / max(0.035 * s, 1)).astype(int) % 2) == 1)
+        cv.paint(stripes, COLOURS[person.pattern_colour], 2)
+    elif person.pattern == "logo" and cond.view == "front":
+        cv.paint(cv.rect(Y(0.27), Y(0.34), cx - 0.045 * s, cx + 0.045 * s), COLOURS[person.pattern_colour], 2)
+    arm_w = 0.036 * s
+    sleeve_end = Y(0.47) if person.upper_type in LONG_SLEEVES else Y(0.29)
+    for sign in ((-1, 1) if not side else (0.2,)):
+        ax = cx + sign * (body_w * 1.05 + arm_w)
+        arm = cv.rect(Y(0.2), Y(0.49), ax - arm_w, ax + arm_w)
+        cv.paint(arm & (cv.yy < sleeve_end), up_col, 2)
+        cv.paint(arm & (cv.yy >= sleeve_end), skin, 2)
+
+    # Head, hair, hat, glasses.
+    hcy, hry, hrx = Y(0.1), 0.085 * s, 0.065 * s
+    cv.paint(cv.ellipse(hcy, cx, hry, hrx), skin, 1)
+    hair_col = COLOURS[person.hair_colour]
+    if cond.view == "back":
+        cv.paint(cv.ellipse(hcy, cx, hry, hrx), hair_col, 1)
+    else:
+        cv.paint(cv.ellipse(hcy - 0.4 * hry, cx, hry * 0.7, hrx * 1.05) & (cv.yy < hcy - 0.1 * hry), hair_col, 1)
+    if person.hair_length == "long":
+        cv.paint(cv.rect(hcy - 0.2 * hry, Y(0.3), cx - hrx * 1.1, cx - hrx * 0.55), hair_col, 1)
+        cv.paint(cv.rect(hcy - 0.2 * hry, Y(0.3), cx + hrx * 0.55, cx + hrx * 1.1), hair_col, 1)
+        if cond.view == "back":
+            cv.paint(cv.rect(hcy, Y(0.3), cx - hrx * 1.1, cx + hrx * 1.1), hair_col, 1)
+    if person.hat != "none":
+        cv.paint(cv.ellipse(hcy - 0.65 * hry, cx, hry * 0.5, hrx * 1.25), COLOURS[person.hat], 1)
+    if person.glasses and cond.view != "back":
+        cv.paint(cv.rect(hcy - 0.15 * hry, hcy + 0.12 * hry, cx - hrx * 0.85, cx + hrx * 0.85), (20, 20, 20), 1)
+    elif cond.view != "back":  # eyes, so faces read as faces
+        for sign in (-1, 1):
+            cv.paint(cv.ellipse(hcy - 0.05 * hry, cx + sign * hrx * 0.4, 0.08 * hry + 0.6, 0.1 * hrx + 0.5),
+                     (25, 25, 25), 1)
+
+    # Accessories in front of the body.
+    if person.accessory == "backpack" and cond.view == "back":
+        cv.paint(cv.rect(Y(0.22), Y(0.46), cx - body_w * 0.85, cx + body_w * 0.85), acc_col, 5)
+    elif person.accessory == "backpack" and cond.view == "front":
+        for sign in (-1, 1):
+            cv.paint(cv.rect(Y(0.2), Y(0.38), cx + sign * body_w * 0.6 - 1, cx + sign * body_w * 0.6 + 1), acc_col, 5)
+    elif person.accessory == "handbag":
+        bx = cx + body_w * 1.05 + 2 * arm_w
+        cv.paint(cv.rect(Y(0.43), Y(0.55), bx - 0.05 * s, bx + 0.07 * s), acc_col, 5)
+    elif person.accessory == "umbrella":
+        ux = cx + body_w * 1.1 + arm_w
+        cv.paint(cv.rect(Y(-0.02), Y(0.46), ux - 0.7, ux + 0.7), (40, 40, 40), 5)
+        cv.paint(cv.ellipse(Y(0.0), ux, 0.06 * s, 0.2 * s) & (cv.yy <= Y(0.0)), acc_col, 5)
+    elif person.accessory == "phone" and cond.view != "back":
+        px = cx + body_w * 1.05 + arm_w
+        cv.paint(cv.rect(Y(0.44), Y(0.5), px - 0.025 * s, px + 0.025 * s), acc_col, 5)
+
+    # Occluder: something in front of the person (label back to background).
+    if cond.occluded:
+        if rng.random() < 0.5:  # low wall / car bonnet hiding the legs and shoes
+            y0 = Y(rng.uniform(0.62, 0.8))
+            cv.paint(cv.rect(y0, height, -1, width + 1), rng.uniform(40, 200, 3), 0)
+        else:  # a passer-by or pole hiding one side
+            x0 = cx + rng.choice((-1, 1)) * rng.uniform(0.0, 0.25) * width
+            cv.paint(cv.rect(Y(0.15), height, x0 - 0.2 * width, x0 + 0.2 * width), rng.uniform(40, 200, 3), 0)
+
+    img = cv.rgb
+    if cond.blur:
+        pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        img = sum(pad[dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3)) / 9.0
+    light = rng.uniform(0.9, 1.1) if not cond.low_light else rng.uniform(0.28, 0.42)
+    img = img * light + rng.normal(0, 6 if not (hard or cond.low_light) else 10, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), cv.label

@@ -1,0 +1,38 @@
+"""Atomic file writes: a crash leaves the previous file (or none), never a half-written one."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path, obj, indent: int | None = 1) -> None:
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=False) + "\n")
+
+
+def write_csv(path, frame) -> None:
+    """Write a pandas DataFrame atomically (no index column)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
