@@ -75,7 +75,7 @@ def cmd_train(args) -> int:
     from glalign.train import TrainConfig, train
 
     cfg = TrainConfig.from_cli(args)
-    run = train(cfg, resume=args.resume)
+    run = train(cfg, resume=args.resume, progress=not args.quiet)
     print(run)
     return 0
 

@@ -32,10 +32,10 @@ GENERATOR_VERSION = 1
 DOMAINS = {
     # A mirrors CUHK-PEDES (English native, Vietnamese translated): 11,003 + 1,000 of 12,003 ids in
     # proportion (at least a quarter of small domains, up to 100 ids, go to test so a gallery exists).
-    "A": {"native": "en", "translated": "vi", "default_ids": 1200, "images": (2, 4), "hard": False,
+    "A": {"native": "en", "translated": "vi", "default_ids": 500, "images": (2, 4), "hard": False,
           "test_fraction": 1000 / 12003, "min_test": 100},
     # B mirrors 3000VnPerson-Search (Vietnamese native, English translated): 2,000 train + 1,000 test.
-    "B": {"native": "vi", "translated": "en", "default_ids": 450, "images": (2, 3), "hard": True,
+    "B": {"native": "vi", "translated": "en", "default_ids": 300, "images": (2, 3), "hard": True,
           "test_fraction": 1 / 3, "min_test": 0},
 }
 

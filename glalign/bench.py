@@ -1,0 +1,128 @@
+"""`glalign bench ...`: benchmarks that print numbers (not timed tests)."""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def _print(obj):
+    print(json.dumps(obj))
+
+
+def bench_synth(args):
+    from glalign.data.synth import generate_domain
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = generate_domain(Path(tmp) / "A", "A", n_ids=args.ids, progress=False)
+    _print({"bench": "synth", **s})
+
+
+def bench_phrases(args):
+    from glalign.data.synth import generate_domain
+    from glalign.data.records import load_dataset
+    from glalign.text.phrases import extract
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "A"
+        generate_domain(root, "A", n_ids=100, progress=False)
+        for lang in ("en", "vi"):
+            caps = [c for r in load_dataset(root, lang=lang, check_images=False).records for c in r.captions]
+            extract(caps[:10], lang)
+            t0 = time.perf_counter()
+            extract(caps, lang)
+            dt = time.perf_counter() - t0
+            _print({"bench": "phrases", "lang": lang, "captions": len(caps), "captions_per_s": round(len(caps) / dt, 1)})
+
+
+def bench_train(args):
+    """Training pairs/s and peak memory, crop vs pool vs global-only, on random data of the right shapes."""
+    import resource
+
+    from glalign.model.losses import local_loss, symmetric_ce
+    from glalign.train import PROFILES, TrainConfig, build_model, resolve_device
+
+    device = resolve_device(args.device)
+    profiles = ["synthpedes"] + (["paper-random"] if args.paper else [])
+    for prof in profiles:
+        base = dict(PROFILES["synthpedes"]) if prof == "synthpedes" else dict(
+            image_size=224, patch_size=32, vision_hidden=768, vision_layers=12, text_hidden=512, text_layers=12,
+            heads=8, embed_dim=512, max_length=77, batch_size=32)
+        for mode, alpha in (("pool", 0.5), ("crop", 0.5), ("pool", 1.0)):
+            cfg = TrainConfig(data=[], lang="en", out="", region_mode=mode, alpha=alpha,
+                              **{k: v for k, v in base.items() if k in TrainConfig.__dataclass_fields__})
+            cfg.vision_layers = base.get("vision_layers", cfg.vision_layers)
+
+            class _Tok:
+                pad_token_id = 0
+
+                def __len__(self):
+                    return 1000
+            if prof != "synthpedes":
+                cfg.heads = 8
+            model = build_model(cfg, _Tok()).to(device)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            b, s = cfg.batch_size, cfg.image_size
+            n_patch = (s // cfg.patch_size) ** 2
+            pixels = torch.randn(b, 3, s, s, device=device)
+            ids = torch.randint(4, 1000, (b, 40), device=device)
+            mask = torch.ones_like(ids)
+            present = torch.ones(b, 5, dtype=torch.bool, device=device)
+            weights = torch.rand(b, 5, n_patch, device=device)
+            crops = torch.randn(b, 5, 3, s, s, device=device) if mode == "crop" else None
+            pids = torch.arange(b, device=device)
+            slots = torch.stack(torch.meshgrid(torch.arange(b), torch.arange(5), indexing="ij"), -1).view(-1, 2).to(device)
+            ph_ids = torch.randint(4, 1000, (b * 5, 6), device=device)
+            ctx = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            times = []
+            for step in range(args.steps + 1):
+                t0 = time.perf_counter()
+                with ctx:
+                    g, r = model.encode_image(pixels, weights, crops, present, local=alpha < 1)
+                    t = model.encode_text(ids, mask)
+                    loss = symmetric_ce(g.float(), t.float(), model.scale(), pids)
+                    if alpha < 1:
+                        ph = model.encode_phrases(ph_ids, torch.ones_like(ph_ids), slots, b)
+                        loss = alpha * loss + (1 - alpha) * local_loss(r.float(), present, ph.float(), present,
+                                                                       model.scale(), pids)[0]
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                if step:
+                    times.append(time.perf_counter() - t0)
+            pairs_s = b / (sum(times) / len(times))
+            peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            row = {"bench": "train", "profile": prof, "device": device.type, "region_mode": mode,
+                   "variant": "global-only" if alpha == 1 else "full", "batch": b, "pairs_per_s": round(pairs_s, 1),
+                   "peak_mem_mib": round(peak, 1)}
+            if prof != "synthpedes":
+                row["projected_20_epochs_cuhk_h"] = round(68126 * 20 / pairs_s / 3600, 2)
+            _print(row)
+
+
+def bench_search(args):
+    from glalign.search import topk_chunked
+
+    d = 96
+    q = torch.nn.functional.normalize(torch.randn(d), dim=0)
+    for n in (10_000, 100_000, 1_000_000):
+        g = torch.nn.functional.normalize(torch.randn(n, d), dim=1)
+        topk_chunked(q, g, 10)
+        t0 = time.perf_counter()
+        reps = 5
+        for _ in range(reps):
+            topk_chunked(q, g, 10)
+        _print({"bench": "search", "gallery": n, "dim": d, "latency_ms": round((time.perf_counter() - t0) / reps * 1000, 2)})
+
+
+def main(what: str, args) -> int:
+    {"synth": bench_synth, "phrases": bench_phrases, "train": bench_train, "search": bench_search}[what](args)
+    return 0

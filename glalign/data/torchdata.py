@@ -1,0 +1,143 @@
+"""Torch datasets for training (image-caption pairs) and evaluation (unique gallery images,
+caption queries). Transforms are written on tensors (no torchvision): resize, CLIP
+normalisation, random horizontal flip for training."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from glalign import PARTS
+from glalign.errors import DataError
+from glalign.parsing.masks import load_label_map, part_boxes, patch_weights, stripes_label_map
+
+CLIP_MEAN = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(3, 1, 1)
+CLIP_STD = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(3, 1, 1)
+MIN_PART_FRACTION = 0.004  # a part smaller than this share of the image counts as absent
+
+
+class ImageStore:
+    """Decoded, resized images and their part data, cached in memory (small images, many epochs)."""
+
+    def __init__(self, size: int, grid: tuple[int, int], mask_scheme: str = "vitaa"):
+        self.size, self.grid, self.scheme = size, grid, mask_scheme
+        self._cache: dict[str, tuple] = {}
+
+    def get(self, image_path, mask_path):
+        key = str(image_path)
+        if key not in self._cache:
+            try:
+                with Image.open(image_path) as im:
+                    arr = np.asarray(im.convert("RGB"))
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{image_path}: cannot read the image ({exc})") from None
+            label = (load_label_map(mask_path, self.scheme) if mask_path is not None
+                     else stripes_label_map(*arr.shape[:2]))
+            if label.shape != arr.shape[:2]:
+                raise DataError(f"{mask_path}: label map is {label.shape}, image {image_path} is {arr.shape[:2]}")
+            img = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().unsqueeze(0)
+            img = F.interpolate(img, size=(self.size, self.size), mode="bilinear", antialias=True,
+                                align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
+            lab = torch.from_numpy(label.copy())[None, None].float()
+            lab = F.interpolate(lab, size=(self.size, self.size), mode="nearest")[0, 0].to(torch.uint8)
+            present = torch.tensor([(label == i + 1).mean() >= MIN_PART_FRACTION for i in range(len(PARTS))])
+            self._cache[key] = (img, lab, present)
+        return self._cache[key]
+
+
+def normalise(img_uint8: torch.Tensor) -> torch.Tensor:
+    return (img_uint8.float() / 255.0 - CLIP_MEAN) / CLIP_STD
+
+
+def part_crops(img: torch.Tensor, lab: torch.Tensor, present: torch.Tensor, size: int) -> torch.Tensor:
+    """(5, 3, S, S): each present part's box, pixels outside the part set to the mean (0 after
+    normalisation), resized to the ViT input; absent parts are zeros and flagged absent."""
+    out = torch.zeros(len(PARTS), 3, size, size)
+    boxes = part_boxes(lab.numpy())
+    for i, name in enumerate(PARTS):
+        box = boxes[name]
+        if not present[i] or box is None:
+            continue
+        y0, x0, y1, x1 = box
+        crop = img[:, y0:y1, x0:x1] * (lab[y0:y1, x0:x1] == i + 1)
+        out[i] = F.interpolate(crop[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+    return out
+
+
+def image_item(store: ImageStore, record, flip: bool, region_mode: str) -> dict:
+    img, lab, present = store.get(record.image, record.mask)
+    if flip:
+        img, lab = img.flip(-1), lab.flip(-1)
+    pixels = normalise(img)
+    item = {"pixels": pixels, "present": present.clone()}
+    if region_mode == "pool":
+        item["weights"] = torch.from_numpy(patch_weights(lab.numpy(), store.grid))
+    else:
+        item["crops"] = part_crops(pixels, lab, present, store.size)
+    return item
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """Every (image, caption) pair of the training records."""
+
+    def __init__(self, records, store: ImageStore, part_phrases: dict[str, dict], labels: dict,
+                 region_mode: str, flip: bool = True, text_view=None):
+        self.records, self.store, self.part_phrases = records, store, part_phrases
+        self.labels, self.region_mode, self.flip = labels, region_mode, flip
+        self.text_view = text_view or (lambda t: t)
+        self.items = [(ri, ci) for ri, r in enumerate(records) for ci in range(len(r.captions))]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        ri, ci = self.items[i]
+        rec = self.records[ri]
+        flip = self.flip and bool(torch.rand(()) < 0.5)  # global RNG: seeded per epoch
+        item = image_item(self.store, rec, flip, self.region_mode)
+        caption = rec.captions[ci]
+        item.update(caption=self.text_view(caption), phrases=self.part_phrases.get(caption, {}),
+                    label=self.labels[rec.pid] if not isinstance(rec.pid, tuple) else self.labels[rec.pid])
+        return item
+
+
+def collate_images(items: list[dict]) -> dict:
+    out = {"pixels": torch.stack([it["pixels"] for it in items]),
+           "present": torch.stack([it["present"] for it in items])}
+    if "weights" in items[0]:
+        out["weights"] = torch.stack([it["weights"] for it in items])
+    if "crops" in items[0]:
+        out["crops"] = torch.stack([it["crops"] for it in items])
+    return out
+
+
+def tokenize_phrases(phrase_dicts: list[dict], tokenizer, max_length: int, text_view=None) -> dict:
+    """Flatten per-caption part phrases to one batch with (row, part) slots."""
+    view = text_view or (lambda t: t)
+    texts, slots = [], []
+    for row, d in enumerate(phrase_dicts):
+        for p, name in enumerate(PARTS):
+            if name in d:
+                texts.append(view(d[name]))
+                slots.append((row, p))
+    present = torch.zeros(len(phrase_dicts), len(PARTS), dtype=torch.bool)
+    for row, p in slots:
+        present[row, p] = True
+    out = {"phrase_slots": torch.tensor(slots, dtype=torch.long).view(-1, 2), "phrase_present": present}
+    if texts:
+        tok = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        out.update(phrase_ids=tok["input_ids"], phrase_mask=tok["attention_mask"])
+    return out
+
+
+def make_collate(tokenizer, max_length: int, text_view=None):
+    def collate(items):
+        out = collate_images(items)
+        tok = tokenizer([it["caption"] for it in items], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt")
+        out.update(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"],
+                   labels=torch.tensor([it["label"] for it in items]))
+        out.update(tokenize_phrases([it["phrases"] for it in items], tokenizer, max_length, text_view))
+        return out
+    return collate

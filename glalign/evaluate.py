@@ -1,0 +1,178 @@
+"""Evaluation: encode the gallery (unique images) once and every caption query, fuse global and
+local similarities, rank, and keep per-query results so any two systems compare query by query.
+
+fused = alpha * cos_global + (1 - alpha) * mean over the query's parts of cos(phrase_p, region_p),
+where a part the gallery image lacks contributes 0 (it cannot vouch for the phrase)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from glalign import PARTS
+from glalign.errors import GlalignError
+
+
+@dataclass
+class GalleryEmbeddings:
+    global_: torch.Tensor         # (G, d)
+    regions: torch.Tensor         # (G, 5, d)
+    present: torch.Tensor         # (G, 5) bool
+
+
+@dataclass
+class QueryEmbeddings:
+    global_: torch.Tensor         # (Q, d)
+    phrases: torch.Tensor         # (Q, 5, d)
+    present: torch.Tensor         # (Q, 5) bool
+
+
+@dataclass
+class EvalResult:
+    metrics: dict
+    per_query: pd.DataFrame
+    global_sim: np.ndarray
+    local_sim: np.ndarray
+    query_pids: np.ndarray
+    gallery_pids: np.ndarray
+    gallery_paths: list[str]
+    alpha: float
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.per_query)
+
+    def fused(self, alpha: float) -> np.ndarray:
+        return alpha * self.global_sim + (1 - alpha) * self.local_sim
+
+
+@torch.no_grad()
+def encode_gallery(model, images: list, store, region_mode: str, batch_size: int = 128,
+                   progress: bool = True) -> GalleryEmbeddings:
+    """`images` are objects with .image and .mask (records)."""
+    from glalign.data.torchdata import collate_images, image_item
+
+    device = model.logit_scale.device
+    outs_g, outs_r, outs_p = [], [], []
+    for start in tqdm(range(0, len(images), batch_size), desc="gallery", unit="batch", disable=not progress,
+                      leave=False):
+        batch = collate_images([image_item(store, r, False, region_mode) for r in images[start:start + batch_size]])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        g, reg = model.encode_image(batch["pixels"], batch.get("weights"), batch.get("crops"), batch["present"])
+        outs_g.append(g.float().cpu())
+        outs_r.append(reg.float().cpu())
+        outs_p.append(batch["present"].cpu())
+    return GalleryEmbeddings(torch.cat(outs_g), torch.cat(outs_r), torch.cat(outs_p))
+
+
+@torch.no_grad()
+def encode_queries(model, tokenizer, captions: list[str], phrase_dicts: list[dict], max_length: int,
+                   text_view=None, batch_size: int = 256, progress: bool = True) -> QueryEmbeddings:
+    from glalign.data.torchdata import tokenize_phrases
+
+    device = model.logit_scale.device
+    view = text_view or (lambda t: t)
+    outs_g, outs_p, outs_pr = [], [], []
+    for start in tqdm(range(0, len(captions), batch_size), desc="queries", unit="batch", disable=not progress,
+                      leave=False):
+        caps = [view(c) for c in captions[start:start + batch_size]]
+        tok = tokenizer(caps, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        g = model.encode_text(tok["input_ids"].to(device), tok["attention_mask"].to(device))
+        ph = tokenize_phrases(phrase_dicts[start:start + batch_size], tokenizer, max_length, text_view)
+        if "phrase_ids" in ph:
+            emb = model.encode_phrases(ph["phrase_ids"].to(device), ph["phrase_mask"].to(device),
+                                       ph["phrase_slots"].to(device), len(caps))
+        else:
+            emb = torch.zeros(len(caps), len(PARTS), g.shape[1], device=device)
+        outs_g.append(g.float().cpu())
+        outs_p.append(emb.float().cpu())
+        outs_pr.append(ph["phrase_present"])
+    return QueryEmbeddings(torch.cat(outs_g), torch.cat(outs_p), torch.cat(outs_pr))
+
+
+def local_similarity(q: QueryEmbeddings, g: GalleryEmbeddings) -> torch.Tensor:
+    """(Q, G): mean over each query's parts of cos(phrase, region), 0 where the image lacks the part."""
+    total = torch.zeros(len(q.global_), len(g.global_))
+    for p in range(len(PARTS)):
+        sim = q.phrases[:, p] @ g.regions[:, p].t()
+        total += sim * g.present[:, p].float()[None, :] * q.present[:, p].float()[:, None]
+    return total / q.present.float().sum(1, keepdim=True).clamp(min=1)
+
+
+def fuse(q: QueryEmbeddings, g: GalleryEmbeddings, alpha: float) -> torch.Tensor:
+    return alpha * (q.global_ @ g.global_.t()) + (1 - alpha) * local_similarity(q, g)
+
+
+def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
+             cache_dir=None, progress: bool = True) -> EvalResult:
+    """Rank every caption of `records` against their unique images."""
+    from glalign.data.torchdata import ImageStore
+    from glalign.metrics import first_correct_rank, rank_metrics
+    from glalign.text.phrases import cached_extract, extract, part_phrases
+    from glalign.train import model_geometry, text_view_for
+
+    if not records:
+        raise GlalignError("nothing to evaluate: the selected split has no entries")
+    alpha = cfg.alpha if alpha is None else alpha
+    size, grid = model_geometry(model)
+    store = ImageStore(size, grid)
+    gallery = encode_gallery(model, records, store, cfg.region_mode, progress=progress)
+    captions = [c for r in records for c in r.captions]
+    q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
+    g_pids = np.array([r.pid for r in records], dtype=object)
+    mode = lexicon_mode or cfg.lexicon_mode
+    extracted = (cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode))
+    phrase_dicts = [part_phrases(p) for p in extracted]
+    view = text_view_for(cfg.text_kind, lang, captions)
+    queries = encode_queries(model, tokenizer, captions, phrase_dicts, cfg.max_length, view, progress=progress)
+    gsim = (queries.global_ @ gallery.global_.t()).numpy()
+    lsim = local_similarity(queries, gallery).numpy()
+    fused = alpha * gsim + (1 - alpha) * lsim
+    metrics = rank_metrics(fused, q_pids, g_pids)
+    first, top = first_correct_rank(fused, q_pids, g_pids)
+    per_query = pd.DataFrame({
+        "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
+        "image": [r.file_path for r in records for _ in r.captions],
+        "caption_index": [i for r in records for i in range(len(r.captions))],
+        "n_parts": queries.present.sum(1).numpy(), "rank": first, "correct_at_1": first == 1,
+        "top10": [" ".join(str(g_pids[j]) for j in row) for row in top],
+        "top1_image": [records[row[0]].file_path for row in top],
+        "score_top1": fused[np.arange(len(captions)), top[:, 0]],
+    })
+    return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
+                      gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
+
+
+def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None):
+    """The evaluation records of a dataset: a split ('all' for every split) and optionally a subset of ids."""
+    from glalign.data.records import load_dataset
+
+    ds = load_dataset(root, fmt=fmt, lang=lang, check_images=False)
+    recs = ds.records if split == "all" else ds.split(split)
+    if not recs:
+        raise GlalignError(f"{root}: no entries in split {split!r}")
+    if ids is not None:
+        wanted = set(ids)
+        recs = [r for r in recs if r.pid in wanted]
+    return recs
+
+
+def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
+                 lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
+                 device: str = "cpu") -> EvalResult:
+    from glalign.io import write_csv
+    from glalign.text.phrases import dataset_cache_dir
+    from glalign.train import load_run
+
+    model, tokenizer, cfg = load_run(run, device=device)
+    lang = lang or cfg.lang
+    records = select_records(data, lang, split, fmt, ids)
+    result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
+                      progress=progress)
+    if per_query_out:
+        write_csv(Path(per_query_out), result.per_query)
+    return result

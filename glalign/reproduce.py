@@ -1,0 +1,127 @@
+"""`glalign reproduce`: run notebooks 01-07 with papermill into results/<profile>/.
+
+Everything is executed into a staging folder first; only when every notebook succeeds does it
+replace the previous results, so a failure (named by notebook and cell) leaves them intact."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from glalign.errors import GlalignError
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ("01_data_prep", "02_np_coverage", "03_train", "04_evaluate_scenarios", "05_mcnemar", "06_ablation",
+             "07_search_and_failures")
+
+
+def default_workdir(profile: str) -> Path:
+    """Datasets and runs are cached here: GLALIGN_WORKDIR, else ./work/<profile> in a checkout,
+    else a folder under the system temp dir (never the home folder)."""
+    if os.environ.get("GLALIGN_WORKDIR"):
+        return Path(os.environ["GLALIGN_WORKDIR"]) / profile
+    if (REPO / "pyproject.toml").exists() and os.access(REPO, os.W_OK):
+        return REPO / "work" / profile
+    return Path(tempfile.gettempdir()) / "glalign-work" / profile
+
+
+@dataclass
+class NotebookContext:
+    """What a notebook needs: the workspace and where its tables and figures go."""
+    ws: object
+    results: Path
+
+    @property
+    def tables(self) -> Path:
+        return self.results / "tables"
+
+    @property
+    def figures(self) -> Path:
+        return self.results / "figures"
+
+    def save_table(self, name: str, frame) -> Path:
+        from glalign.io import write_csv
+
+        path = self.tables / f"{name}.csv"
+        write_csv(path, frame)
+        return path
+
+    def save_figure(self, name: str, fig) -> Path:
+        from glalign.io import atomic_path
+
+        path = self.figures / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        return path
+
+    def table(self, name: str):
+        import pandas as pd
+
+        return pd.read_csv(self.tables / f"{name}.csv")
+
+
+def notebook_context(profile: str = "tiny", workdir=None, results_dir=None) -> NotebookContext:
+    from glalign.scenarios import Workspace
+
+    ws = Workspace(profile, Path(workdir) if workdir else default_workdir(profile))
+    results = Path(results_dir) if results_dir else Path(tempfile.gettempdir()) / "glalign-results" / profile
+    (results / "tables").mkdir(parents=True, exist_ok=True)
+    (results / "figures").mkdir(parents=True, exist_ok=True)
+    return NotebookContext(ws=ws, results=results)
+
+
+def reproduce(profile: str = "synthpedes", results_root="results", workdir=None, only=None, kernel: str = "python3",
+              progress: bool = True) -> Path:
+    import papermill as pm
+
+    results_root = Path(results_root)
+    final = results_root / profile
+    workdir = Path(workdir) if workdir else default_workdir(profile)
+    names = [n for n in NOTEBOOKS if not only or n[:2] in only or n in only]
+    if not names:
+        raise GlalignError(f"--only {' '.join(only)} names no notebook; choose from {', '.join(n[:2] for n in NOTEBOOKS)}")
+    results_root.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".staging-{profile}-", dir=results_root))
+    if only and final.exists():  # a partial run starts from the current results
+        shutil.copytree(final, stage, dirs_exist_ok=True)
+    (stage / "notebooks").mkdir(exist_ok=True)
+    timings = {}
+    try:
+        for name in names:
+            src = REPO / "notebooks" / f"{name}.ipynb"
+            if not src.exists():
+                raise GlalignError(f"notebook {src} is missing")
+            t0 = time.perf_counter()
+            if progress:
+                print(f"[reproduce] {name} ...", flush=True)
+            try:
+                pm.execute_notebook(str(src), str(stage / "notebooks" / f"{name}.ipynb"), kernel_name=kernel,
+                                    parameters={"profile": profile, "workdir": str(workdir),
+                                                "results_dir": str(stage.resolve())},
+                                    cwd=str(REPO / "notebooks"), progress_bar=False)
+            except pm.PapermillExecutionError as exc:
+                raise GlalignError(f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+                                   f"(executed copy: {stage / 'notebooks' / (name + '.ipynb')}; previous results "
+                                   f"in {final} are untouched)") from None
+            timings[name] = time.perf_counter() - t0
+            if progress:
+                print(f"[reproduce] {name} done in {timings[name]:.0f} s", flush=True)
+        from glalign.summary import write_summary
+
+        write_summary(stage, profile, timings)
+        old = results_root / f".old-{profile}"
+        if old.exists():
+            shutil.rmtree(old)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(stage, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        if stage.exists() and not any((stage / "notebooks").glob("*.ipynb")):
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return final

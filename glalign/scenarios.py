@@ -1,0 +1,132 @@
+"""The paper's scenarios as data, mapped onto SynthPEDES domains exactly as the paper maps them
+onto its datasets (DESIGN.md section 4): A plays CUHK-PEDES (EN native) / CUHK-PEDES-VN (VI
+translated); B plays 3000VnPerson-Search (VI native) / 3000Vn-V2E (EN translated).
+
+Trained runs and evaluations are cached under a work folder, keyed by everything that
+determines them, so notebooks can ask for the same scenario and get it without retraining."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from glalign.errors import GlalignError
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    train: tuple[str, ...]   # domains trained on (all in `lang`)
+    test: str                # domain tested on
+    lang: str
+    test_split: str = "test"  # 'all' = every identity of the domain (SV3)
+    test_subset: bool = False  # SV2: a fifth of the test identities (the paper's 100 of 1,000)
+    description: str = ""
+
+
+SCENARIOS = {s.name: s for s in (
+    Scenario("SE1", ("A",), "A", "en", description="train A-EN, test A-EN (CUHK-PEDES 11k/1k)"),
+    Scenario("SE2", ("B",), "B", "en", description="train B-EN, test B-EN (3000Vn-V2E 2k/1k)"),
+    Scenario("SE3", ("A",), "B", "en", description="train A-EN, test B-EN (cross-dataset)"),
+    Scenario("SE4", ("A", "B"), "B", "en", description="train A-EN + B-EN, test B-EN"),
+    Scenario("SV1", ("A",), "A", "vi", description="train A-VI, test A-VI (CUHK-PEDES-VN)"),
+    Scenario("SV2", ("A",), "B", "vi", test_subset=True,
+             description="train A-VI, test a fifth of B-VI's test identities (the paper's 100 IDs)"),
+    Scenario("SV3", ("A",), "B", "vi", test_split="all", description="train A-VI, test every B-VI identity"),
+)}
+VARIANTS = {"full": 0.5, "global-only": 1.0, "local-only": 0.0}
+ALPHA_SWEEP = (0.2, 0.5, 0.8)
+# Reproduce profiles: dataset sizes and the training profile.
+PROFILES = {
+    "synthpedes": {"A_ids": 500, "B_ids": 300, "train_profile": "synthpedes", "seed": 0},
+    "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0},
+}
+
+
+def profile_settings(profile: str) -> dict:
+    if profile not in PROFILES:
+        raise GlalignError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[profile]
+
+
+class Workspace:
+    """Datasets, runs and evaluations of one profile under one folder."""
+
+    def __init__(self, profile: str, root, progress: bool = False):
+        self.profile, self.settings = profile, profile_settings(profile)
+        self.root = Path(root)
+        self.progress = progress
+
+    # ---------------------------------------------------------- data
+    def domain(self, name: str) -> Path:
+        from glalign.data.synth import generate_domain
+
+        out = self.root / "data" / name
+        generate_domain(out, domain=name, n_ids=self.settings[f"{name}_ids"], seed=self.settings["seed"],
+                        progress=self.progress)
+        return out
+
+    # ---------------------------------------------------------- runs
+    def run_config(self, domains: tuple[str, ...], lang: str, alpha: float):
+        from glalign.train import TrainConfig
+
+        return TrainConfig.for_profile(self.settings["train_profile"], data=[str(self.domain(d)) for d in domains],
+                                       lang=lang, out="", alpha=alpha, seed=self.settings["seed"], device="auto")
+
+    def run(self, domains: tuple[str, ...], lang: str, alpha: float) -> Path:
+        """A trained run, trained now if the cache lacks a complete one (resumes a broken one)."""
+        from glalign.train import completed_epochs, train
+
+        cfg = self.run_config(domains, lang, alpha)
+        key = json.dumps({k: v for k, v in asdict(cfg).items() if k not in ("out", "data", "device")}, sort_keys=True)
+        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        path = self.root / "runs" / f"{'+'.join(domains)}-{lang}-a{alpha:g}-{digest}"
+        cfg.out = str(path)
+        if completed_epochs(path) < cfg.epochs:
+            train(cfg, resume=path.exists(), progress=self.progress)
+        return path
+
+    # ---------------------------------------------------------- evaluation
+    def test_ids(self, sc: Scenario):
+        if not sc.test_subset:
+            return None
+        from glalign.evaluate import select_records
+
+        ids = sorted({r.pid for r in select_records(self.domain(sc.test), sc.lang, sc.test_split)})
+        return ids[:max(10, len(ids) // 5)]
+
+    def evaluate(self, scenario: str, variant: str = "full", alpha: float | None = None,
+                 eval_alpha: float | None = None):
+        """EvalResult of a scenario; `alpha` is the training weight (default: the variant's),
+        `eval_alpha` the fusion weight at test time (default: the training one)."""
+        from glalign.evaluate import evaluate_run
+
+        sc = SCENARIOS[scenario]
+        alpha = VARIANTS[variant] if alpha is None else alpha
+        run = self.run(sc.train, sc.lang, alpha)
+        return evaluate_run(run, self.domain(sc.test), split=sc.test_split, lang=sc.lang,
+                            alpha=alpha if eval_alpha is None else eval_alpha, ids=self.test_ids(sc),
+                            progress=self.progress)
+
+
+def result_row(scenario: str, variant: str, result) -> dict:
+    from glalign.stats import bootstrap_ci
+
+    sc = SCENARIOS[scenario]
+    lo, hi = bootstrap_ci(result.per_query.correct_at_1.to_numpy())
+    m = result.metrics
+    return {"scenario": scenario, "variant": variant, "train": "+".join(f"{d}-{sc.lang.upper()}" for d in sc.train),
+            "test": f"{sc.test}-{sc.lang.upper()}" + (" (subset)" if sc.test_subset else "")
+                    + (" (all ids)" if sc.test_split == "all" else ""),
+            "lang": sc.lang, "R1": m["R1"], "R5": m["R5"], "R10": m["R10"], "mAP": m["mAP"], "mINP": m["mINP"],
+            "n_queries": result.n_queries, "R1_ci_low": lo, "R1_ci_high": hi}
+
+
+def scenario_table(ws: Workspace, scenarios=tuple(SCENARIOS), variant: str = "full") -> tuple[pd.DataFrame, dict]:
+    """The scenario grid, plus the EvalResults by scenario (for per-query comparisons)."""
+    results = {s: ws.evaluate(s, variant) for s in scenarios}
+    table = pd.DataFrame([result_row(s, variant, r) for s, r in results.items()])
+    return table, results

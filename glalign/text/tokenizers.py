@@ -1,0 +1,53 @@
+"""Tokenizers: trained on the training captions with the `tokenizers` library for small models,
+or loaded with transformers for pretrained ones. Saved with the run so it can be rebuilt."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from glalign.errors import GlalignError
+
+SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[BOS]", "eos": "[EOS]"}
+
+
+def segment_vietnamese(texts: list[str]) -> list[str]:
+    """PhoBERT expects word-segmented input ('áo_khoác đen'); underthesea does it offline."""
+    from underthesea import word_tokenize
+
+    return [word_tokenize(t, format="text") for t in texts]
+
+
+def train_tokenizer(texts: list[str], kind: str, vocab_size: int = 2000):
+    """A BPE tokenizer for a small model. Templates match each kind's pooling: CLIP-style
+    [BOS] ... [EOS] (pool at EOS), GPT-2-style bare text (pool at the last word), RoBERTa-style
+    [BOS] ... [EOS] with pooling at [BOS]."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=SPECIALS["unk"]))
+    tok.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS.values()), min_frequency=2,
+                                  show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    bos, eos = SPECIALS["bos"], SPECIALS["eos"]
+    if kind == "gpt2":
+        tok.post_processor = processors.TemplateProcessing(single="$A", special_tokens=[])
+    else:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A {eos}", special_tokens=[(bos, tok.token_to_id(bos)), (eos, tok.token_to_id(eos))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=SPECIALS["pad"], unk_token=SPECIALS["unk"],
+                                   bos_token=bos, eos_token=eos)
+
+
+def load_tokenizer(source: str | Path, kind: str):
+    """A saved or pretrained tokenizer; GPT-2's gets a pad token (it has none) so batches pad."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise GlalignError(f"tokenizer {source!s} is not available locally ({type(exc).__name__}: {exc}); "
+                           "pass a folder that holds the model's tokenizer files") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
