@@ -25,3 +25,24 @@ def run_cli():
         return subprocess.run([sys.executable, "-m", "glalign", *map(str, args)], input=input,
                               capture_output=True, text=True, check=check, cwd=REPO)
     return _run
+
+
+@pytest.fixture(scope="session")
+def synth_a(tmp_path_factory):
+    """A small SynthPEDES domain A shared by the tests (read-only use)."""
+    from glalign.data.synth import generate_domain
+
+    root = tmp_path_factory.mktemp("synth") / "A"
+    generate_domain(root, "A", n_ids=24, seed=3, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synth_a, tmp_path_factory):
+    """A tiny trained run (2 epochs) shared by evaluation and search tests."""
+    from glalign.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    cfg = TrainConfig.for_profile("tiny", data=[str(synth_a)], lang="en", out=str(out), epochs=2, device="cpu")
+    train(cfg, progress=False)
+    return out

