@@ -249,7 +249,9 @@ def completed_epochs(run) -> int:
 
 
 # ---------------------------------------------------------------- the loop
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None) -> Path:
+    """Train (or, with resume, continue) a run; returns the run folder. stop_after_epoch ends the
+    call early as an interruption would (the schedule still spans cfg.epochs), for time-sliced runs."""
     from safetensors.torch import load_file
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -368,9 +370,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         history.append({"epoch": epoch + 1, "loss": sums["loss"] / max(n_batches, 1),
                         "global_loss": sums["global"] / max(n_batches, 1),
                         "local_loss": sums["local"] / max(n_batches, 1), "lr": opt.param_groups[0]["lr"],
-                        "logit_scale": float(model.scale()), "pairs_per_s": n_pairs / max(seconds, 1e-9),
+                        "logit_scale": float(model.scale().detach()), "pairs_per_s": n_pairs / max(seconds, 1e-9),
                         "seconds": seconds})
         save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, saved_config)
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+            break
         if progress:
             h = history[-1]
             print(f"epoch {epoch + 1}/{cfg.epochs}: loss {h['loss']:.4f} (global {h['global_loss']:.4f}, "

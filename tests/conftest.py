@@ -39,10 +39,10 @@ def synth_a(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_run(synth_a, tmp_path_factory):
-    """A tiny trained run (2 epochs) shared by evaluation and search tests."""
+    """A tiny trained run (4 epochs) shared by evaluation and search tests."""
     from glalign.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    cfg = TrainConfig.for_profile("tiny", data=[str(synth_a)], lang="en", out=str(out), epochs=2, device="cpu")
+    cfg = TrainConfig.for_profile("tiny", data=[str(synth_a)], lang="en", out=str(out), epochs=4, device="cpu")
     train(cfg, progress=False)
     return out
