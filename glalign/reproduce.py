@@ -75,7 +75,7 @@ def notebook_context(profile: str = "tiny", workdir=None, results_dir=None) -> N
 
 
 def reproduce(profile: str = "synthpedes", results_root="results", workdir=None, only=None, kernel: str = "python3",
-              progress: bool = True) -> Path:
+              progress: bool = True, notebooks_dir=None) -> Path:
     import papermill as pm
 
     results_root = Path(results_root)
@@ -92,7 +92,7 @@ def reproduce(profile: str = "synthpedes", results_root="results", workdir=None,
     timings = {}
     try:
         for name in names:
-            src = REPO / "notebooks" / f"{name}.ipynb"
+            src = Path(notebooks_dir or REPO / "notebooks") / f"{name}.ipynb"
             if not src.exists():
                 raise GlalignError(f"notebook {src} is missing")
             t0 = time.perf_counter()

@@ -92,6 +92,15 @@ KEEP = {  # probability an annotator style mentions each slot
 }
 
 
+def _pattern_words(m: dict, words: dict, rng, colour_vocab: dict) -> tuple[str, str]:
+    """The garment pattern and its colour word: fixed by the translator, else the annotator's choice."""
+    pattern = words.get("pattern", m.get("pattern", "plain"))
+    pcol = words.get("pattern_colour", "")
+    if pattern in ("stripes", "logo") and not pcol:
+        pcol = _choice(rng, colour_vocab[m["pattern_colour"]])
+    return pattern, pcol
+
+
 # ------------------------------------------------------------------ English
 def _en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "") -> tuple[str, dict]:
     """Render one mention; returns the text and the surface words used (for the translator)."""
@@ -106,10 +115,7 @@ def _en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "") -> t
         text = " ".join(x for x in (length, colour, noun) if x)
         return text, {"noun": noun, "colour": colour, "length": length}
     plural = noun.endswith("s") and noun not in ("glasses",) or noun in ("glasses", "spectacles", "jeans")
-    pattern = words.get("pattern", m.get("pattern", "plain"))
-    pcol = words.get("pattern_colour", "")
-    if pattern in ("stripes", "logo") and not pcol:
-        pcol = _choice(rng, EN_COLOUR[m["pattern_colour"]])
+    pattern, pcol = _pattern_words(m, words, rng, EN_COLOUR)
     core = " ".join(x for x in (colour, noun) if x)
     if pattern == "stripes":
         core = f"{colour} and {pcol} striped {noun}" if colour else f"striped {noun}"
@@ -207,10 +213,7 @@ def _vi_phrase(m: dict, rng, words=None) -> tuple[str, dict]:
         length = words.get("length", {"long": "dài", "short": "ngắn"}.get(m.get("length", ""), ""))
         return " ".join(x for x in (noun, length, col_txt) if x), {"noun": noun, "colour": colour,
                                                                   "length": length, "mau": with_mau}
-    pattern = words.get("pattern", m.get("pattern", "plain"))
-    pcol = words.get("pattern_colour", "")
-    if pattern in ("stripes", "logo") and not pcol:
-        pcol = _choice(rng, VI_COLOUR[m["pattern_colour"]])
+    pattern, pcol = _pattern_words(m, words, rng, VI_COLOUR)
     text = " ".join(x for x in (noun, col_txt) if x)
     if pattern == "stripes":
         text = f"{noun} kẻ sọc {colour} {pcol}" if colour else f"{noun} kẻ sọc"
