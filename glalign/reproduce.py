@@ -74,6 +74,20 @@ def notebook_context(profile: str = "tiny", workdir=None, results_dir=None) -> N
     return NotebookContext(ws=ws, results=results)
 
 
+def _merge_timings(stage: Path, timings: dict) -> dict:
+    """Keep the run time of notebooks a partial run (--only) did not execute."""
+    import pandas as pd
+
+    from glalign.io import write_csv
+
+    path = stage / "tables" / "runtime.csv"
+    merged = dict(pd.read_csv(path).itertuples(index=False)) if path.exists() else {}
+    merged.update(timings)
+    merged = {n: merged[n] for n in NOTEBOOKS if n in merged}
+    write_csv(path, pd.DataFrame({"notebook": list(merged), "seconds": list(merged.values())}))
+    return merged
+
+
 def reproduce(profile: str = "synthpedes", results_root="results", workdir=None, only=None, kernel: str = "python3",
               progress: bool = True, notebooks_dir=None) -> Path:
     import papermill as pm
@@ -112,7 +126,7 @@ def reproduce(profile: str = "synthpedes", results_root="results", workdir=None,
                 print(f"[reproduce] {name} done in {timings[name]:.0f} s", flush=True)
         from glalign.summary import write_summary
 
-        write_summary(stage, profile, timings)
+        write_summary(stage, profile, _merge_timings(stage, timings))
         old = results_root / f".old-{profile}"
         if old.exists():
             shutil.rmtree(old)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,9 +66,17 @@ class Workspace:
         from glalign.data.synth import generate_domain
 
         out = self.root / "data" / name
-        generate_domain(out, domain=name, n_ids=self.settings[f"{name}_ids"], seed=self.settings["seed"],
-                        progress=self.progress)
+        args = dict(domain=name, n_ids=self.settings[f"{name}_ids"], seed=self.settings["seed"], progress=self.progress)
+        try:
+            generate_domain(out, **args)
+        except GlalignError:
+            # the workspace owns this cache: one made by another generator version is rebuilt
+            shutil.rmtree(out)
+            generate_domain(out, **args)
         return out
+
+    def data_fingerprint(self, names) -> str:
+        return hashlib.sha1(b"".join((self.domain(n) / "synth.json").read_bytes() for n in names)).hexdigest()[:8]
 
     # ---------------------------------------------------------- runs
     def run_config(self, domains: tuple[str, ...], lang: str, alpha: float):
@@ -82,6 +91,7 @@ class Workspace:
 
         cfg = self.run_config(domains, lang, alpha)
         key = json.dumps({k: v for k, v in asdict(cfg).items() if k not in ("out", "data", "device")}, sort_keys=True)
+        key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
         path = self.root / "runs" / f"{'+'.join(domains)}-{lang}-a{alpha:g}-{digest}"
         cfg.out = str(path)

@@ -28,7 +28,7 @@ from glalign.data.synth_captions import STYLES, mentions_for, translate, write_e
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
 from glalign.errors import GlalignError
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DOMAINS = {
     # A mirrors CUHK-PEDES (English native, Vietnamese translated): 11,003 + 1,000 of 12,003 ids in
     # proportion (at least a quarter of small domains, up to 100 ids, go to test so a gallery exists).

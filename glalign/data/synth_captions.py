@@ -101,6 +101,14 @@ def _pattern_words(m: dict, words: dict, rng, colour_vocab: dict) -> tuple[str, 
     return pattern, pcol
 
 
+def annotator_mentions(mentions: list[dict], style: str, rng) -> list[dict]:
+    """What this annotator bothers to write down: each slot kept with the style's probability
+    (terse annotators skip shoes and bags, which is what makes look-alikes ambiguous)."""
+    keep = KEEP[style]
+    chosen = [m for m in mentions if rng.random() < keep[m["slot"]]]
+    return chosen or [m for m in mentions if m["slot"] == "upper"]
+
+
 # ------------------------------------------------------------------ English
 def _en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "") -> tuple[str, dict]:
     """Render one mention; returns the text and the surface words used (for the translator)."""
@@ -138,6 +146,8 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
              fixed_words: dict[str, dict] | None = None) -> tuple[str, list[dict]]:
     """An English caption in an annotator style. Returns (text, rendered mentions)."""
     rendered = []
+    if fixed_words is None:
+        mentions = annotator_mentions(mentions, style, rng)
 
     def say(m, **kw):
         text, words = _en_phrase(m, rng, words=(fixed_words or {}).get(m["slot"]), **kw)
@@ -236,6 +246,8 @@ def write_vi(person: Person, mentions: list[dict], style: str, rng, cond: Condit
              fixed_words: dict[str, dict] | None = None) -> tuple[str, list[dict]]:
     """A Vietnamese caption in an annotator style, with Vietnamese word order."""
     rendered = []
+    if fixed_words is None:
+        mentions = annotator_mentions(mentions, style, rng)
 
     def say(m):
         text, words = _vi_phrase(m, rng, words=(fixed_words or {}).get(m["slot"]))
