@@ -1,5 +1,7 @@
 """Shared fixtures. Every test writes under tmp_path; nothing touches the home folder or a hub."""
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -9,6 +11,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 _tmp = Path(tempfile.mkdtemp(prefix="glalign-tests-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 for var in ("IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "MPLCONFIGDIR"):
     os.environ.setdefault(var, str(_tmp / var.lower()))
 os.environ.setdefault("MPLBACKEND", "Agg")
