@@ -17,6 +17,10 @@ from glalign import PARTS
 from glalign.errors import GlalignError
 
 
+FULL_MATRIX_LIMIT = 50_000_000  # queries x gallery entries kept whole (for alpha re-fusion); above: chunked
+EVAL_CHUNK = 512
+
+
 @dataclass
 class GalleryEmbeddings:
     global_: torch.Tensor         # (G, d)
@@ -35,8 +39,8 @@ class QueryEmbeddings:
 class EvalResult:
     metrics: dict
     per_query: pd.DataFrame
-    global_sim: np.ndarray
-    local_sim: np.ndarray
+    global_sim: np.ndarray | None  # None for large galleries (evaluated in chunks)
+    local_sim: np.ndarray | None
     query_pids: np.ndarray
     gallery_pids: np.ndarray
     gallery_paths: list[str]
@@ -47,6 +51,9 @@ class EvalResult:
         return len(self.per_query)
 
     def fused(self, alpha: float) -> np.ndarray:
+        if self.global_sim is None:
+            raise GlalignError("this evaluation ran in chunks (large gallery) and kept no similarity matrix; "
+                               "evaluate again with the alpha you want")
         return alpha * self.global_sim + (1 - alpha) * self.local_sim
 
 
@@ -111,7 +118,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
              cache_dir=None, progress: bool = True) -> EvalResult:
     """Rank every caption of `records` against their unique images."""
     from glalign.data.torchdata import ImageStore
-    from glalign.metrics import first_correct_rank, rank_metrics
+    from glalign.metrics import RankAccumulator, first_correct_rank, rank_metrics
     from glalign.text.phrases import cached_extract, extract, part_phrases
     from glalign.train import model_geometry, text_view_for
 
@@ -129,11 +136,27 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     phrase_dicts = [part_phrases(p) for p in extracted]
     view = text_view_for(cfg.text_kind, lang, captions)
     queries = encode_queries(model, tokenizer, captions, phrase_dicts, cfg.max_length, view, progress=progress)
-    gsim = (queries.global_ @ gallery.global_.t()).numpy()
-    lsim = local_similarity(queries, gallery).numpy()
-    fused = alpha * gsim + (1 - alpha) * lsim
-    metrics = rank_metrics(fused, q_pids, g_pids)
-    first, top = first_correct_rank(fused, q_pids, g_pids)
+    if len(captions) * len(records) <= FULL_MATRIX_LIMIT:
+        gsim = (queries.global_ @ gallery.global_.t()).numpy()
+        lsim = local_similarity(queries, gallery).numpy()
+        fused = alpha * gsim + (1 - alpha) * lsim
+        metrics = rank_metrics(fused, q_pids, g_pids)
+        first, top = first_correct_rank(fused, q_pids, g_pids)
+        score_top1 = fused[np.arange(len(captions)), top[:, 0]]
+    else:  # a large gallery: one chunk of queries at a time, only the top-k kept
+        gsim = lsim = None
+        acc = RankAccumulator(g_pids)
+        firsts, tops, scores = [], [], []
+        for start in range(0, len(captions), EVAL_CHUNK):
+            sl = slice(start, start + EVAL_CHUNK)
+            chunk = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
+            sim = fuse(chunk, gallery, alpha).numpy()
+            firsts.append(acc.add(sim, q_pids[sl]))
+            order = np.argsort(-sim, axis=1, kind="stable")[:, :10]
+            tops.append(order)
+            scores.append(sim[np.arange(len(sim)), order[:, 0]])
+        metrics = acc.result()
+        first, top, score_top1 = np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
     per_query = pd.DataFrame({
         "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
         "image": [r.file_path for r in records for _ in r.captions],
@@ -143,7 +166,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         "rank": first, "correct_at_1": first == 1,
         "top10": [" ".join(str(g_pids[j]) for j in row) for row in top],
         "top1_image": [records[row[0]].file_path for row in top],
-        "score_top1": fused[np.arange(len(captions)), top[:, 0]],
+        "score_top1": score_top1,
     })
     return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
                       gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)

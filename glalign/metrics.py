@@ -20,36 +20,61 @@ def ranking(similarity: np.ndarray) -> np.ndarray:
     return np.argsort(-similarity, axis=1, kind="stable")
 
 
+class RankAccumulator:
+    """Rank metrics over query chunks: add (similarity chunk, its query ids), then result().
+    Memory is one chunk x gallery at a time, whatever the number of queries."""
+
+    def __init__(self, gallery_pids, max_rank: int = 10):
+        self.g_pids = _as_numpy(gallery_pids)
+        self.gallery_set = set(self.g_pids.tolist())
+        self.max_rank = min(max_rank, len(self.g_pids))
+        self.cmc_hits = np.zeros(self.max_rank)
+        self.ap_sum = self.inp_sum = 0.0
+        self.n = 0
+
+    def add(self, sim_chunk, query_pids) -> np.ndarray:
+        """Accumulate a chunk; returns each query's 1-based rank of its first correct image."""
+        sim = _as_numpy(sim_chunk).astype(np.float32, copy=False)
+        q_pids = _as_numpy(query_pids)
+        if sim.shape != (len(q_pids), len(self.g_pids)):
+            raise ValueError(f"similarity is {sim.shape}, expected ({len(q_pids)}, {len(self.g_pids)}) "
+                             "queries x gallery")
+        for i, pid in enumerate(q_pids.tolist()):
+            if pid not in self.gallery_set:
+                raise ValueError(f"query {self.n + i} (person id {pid!r}) has no matching image in the gallery")
+        order = ranking(sim)
+        matches = self.g_pids[order] == q_pids[:, None]
+        self.cmc_hits += (matches[:, :self.max_rank].cumsum(1) > 0).sum(0)
+        hits = matches.cumsum(1)
+        last = matches.shape[1] - 1 - np.argmax(matches[:, ::-1], axis=1)  # position of the hardest positive
+        self.inp_sum += float((hits[np.arange(len(last)), last] / (last + 1.0)).sum())
+        precision = hits / np.arange(1, matches.shape[1] + 1)
+        self.ap_sum += float(((precision * matches).sum(1) / matches.sum(1)).sum())
+        self.n += len(q_pids)
+        return matches.argmax(1) + 1
+
+    def result(self) -> dict:
+        if not self.n:
+            raise ValueError("no queries were added")
+        cmc = self.cmc_hits / self.n * 100
+        at = lambda k: float(cmc[min(k, self.max_rank) - 1])  # noqa: E731
+        return {"R1": at(1), "R5": at(5), "R10": at(10), "mAP": self.ap_sum / self.n * 100,
+                "mINP": self.inp_sum / self.n * 100, "cmc": cmc}
+
+
 def rank_metrics(similarity, query_pids, gallery_pids, max_rank: int = 10, chunk: int = 1024) -> dict:
     """R1, R5, R10, mAP, mINP (percent, floats) and cmc (length max_rank), as in IRRA's evaluator.
 
     A query whose person id has no image in the gallery raises ValueError naming the query."""
-    sim = _as_numpy(similarity).astype(np.float32, copy=False)
-    q_pids, g_pids = _as_numpy(query_pids), _as_numpy(gallery_pids)
-    if sim.shape != (len(q_pids), len(g_pids)):
-        raise ValueError(f"similarity is {sim.shape}, expected ({len(q_pids)}, {len(g_pids)}) queries x gallery")
-    gallery_set = set(g_pids.tolist())
-    for i, pid in enumerate(q_pids.tolist()):
-        if pid not in gallery_set:
-            raise ValueError(f"query {i} (person id {pid!r}) has no matching image in the gallery")
-    max_rank = min(max_rank, len(g_pids))
-    cmc_hits = np.zeros(max_rank)
-    ap_sum = inp_sum = 0.0
+    sim = _as_numpy(similarity)
+    q_pids = _as_numpy(query_pids)
+    if sim.shape[0] != len(q_pids):
+        raise ValueError(f"similarity is {sim.shape}, expected ({len(q_pids)}, {len(_as_numpy(gallery_pids))}) "
+                         "queries x gallery")
+    acc = RankAccumulator(gallery_pids, max_rank)
     for start in range(0, len(q_pids), chunk):
-        order = ranking(sim[start:start + chunk])
-        matches = g_pids[order] == q_pids[start:start + chunk, None]
-        cmc = matches[:, :max_rank].cumsum(1) > 0
-        cmc_hits += cmc.sum(0)
-        hits = matches.cumsum(1)
-        last = matches.shape[1] - 1 - np.argmax(matches[:, ::-1], axis=1)  # position of the hardest positive
-        inp_sum += float((hits[np.arange(len(last)), last] / (last + 1.0)).sum())
-        precision = hits / np.arange(1, matches.shape[1] + 1)
-        ap_sum += float(((precision * matches).sum(1) / matches.sum(1)).sum())
-    n = len(q_pids)
-    cmc = cmc_hits / n * 100
-    pad = lambda k: float(cmc[min(k, max_rank) - 1])  # noqa: E731
-    return {"R1": pad(1), "R5": pad(5), "R10": pad(10), "mAP": ap_sum / n * 100, "mINP": inp_sum / n * 100,
-            "cmc": cmc}
+        acc.add(sim[start:start + chunk], q_pids[start:start + chunk])
+    return acc.result()
 
 
 def first_correct_rank(similarity, query_pids, gallery_pids, top_k: int = 10):
