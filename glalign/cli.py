@@ -44,7 +44,7 @@ def cmd_data_synth(args) -> int:
 def cmd_data_check(args) -> int:
     from glalign.data.check import check_dataset, format_stats
 
-    stats = check_dataset(args.root, fmt=args.format, skip_bad=args.skip_bad)
+    stats = check_dataset(args.root, fmt=args.format, skip_bad=args.skip_bad, lang=args.lang)
     print(json.dumps(stats, ensure_ascii=False) if args.json else format_stats(stats))
     return 0
 
@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=FORMATS, default="auto")
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
     c.add_argument("--skip-bad", action="store_true", help="drop bad entries and count them instead of failing")
+    c.add_argument("--lang", choices=("en", "vi"),
+                   help="read the language variant reid_raw_<lang>.json when there is one (e.g. CUHK-PEDES-VN)")
     c.set_defaults(func=cmd_data_check)
 
     sh = dsub.add_parser("sheet", help="save a contact sheet (images, masks, captions) as PNG")

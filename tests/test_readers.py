@@ -136,6 +136,8 @@ def test_cli_check_json_and_errors(run_cli, tmp_path, synth_a):
     stats = json.loads(res.stdout)
     assert set(stats["splits"]) == {"train", "test"}
     assert set(stats["splits"]["train"]) == {"identities", "images", "captions", "mean_caption_length"}
+    res = run_cli("data", "check", synth_a, "--lang", "vi", "--json")
+    assert json.loads(res.stdout)["caption_file"] == "reid_raw_vi.json"
     res = run_cli("data", "check", tmp_path / "nope")
     assert res.returncode == 2 and "does not exist" in res.stderr
     bad = tmp_path / "bad"

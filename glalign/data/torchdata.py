@@ -98,7 +98,7 @@ class PairDataset(torch.utils.data.Dataset):
         item = image_item(self.store, rec, flip, self.region_mode)
         caption = rec.captions[ci]
         item.update(caption=self.text_view(caption), phrases=self.part_phrases.get(caption, {}),
-                    label=self.labels[rec.pid] if not isinstance(rec.pid, tuple) else self.labels[rec.pid])
+                    label=self.labels[rec.pid])
         return item
 
 
