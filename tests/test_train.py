@@ -109,3 +109,19 @@ def test_chunked_evaluation_matches_whole_matrix(tiny_run, synth_a, monkeypatch)
     assert chunked.per_query["top10"].tolist() == whole.per_query["top10"].tolist()
     with pytest.raises(GlalignError, match="ran in chunks"):
         chunked.fused(0.3)
+
+
+def test_cli_train_config_file_and_flags(run_cli, synth_a, tmp_path):
+    conf = tmp_path / "train.json"
+    conf.write_text(json.dumps({"epochs": 1, "alpha": 1.0, "batch_size": 16}))
+    res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r", "--profile", "tiny",
+                  "--config", conf, "--batch-size", "24", "--quiet")
+    assert res.returncode == 0, res.stderr
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
+    assert (saved["epochs"], saved["alpha"], saved["batch_size"]) == (1, 1.0, 24)  # flags override the file
+    conf.write_text("{epochs: 1")
+    res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r2", "--config", conf)
+    assert res.returncode == 2 and "malformed JSON" in res.stderr
+    conf.write_text(json.dumps({"epochz": 3}))
+    res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r3", "--config", conf)
+    assert res.returncode == 2 and "unknown training option(s): epochz" in res.stderr

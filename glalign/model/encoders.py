@@ -106,7 +106,8 @@ def build_text_encoder(kind: str, spec: EncoderSpec, vocab_size: int | None = No
             model = RobertaModel(cfg, add_pooling_layer=False)
     else:
         cls = {"clip": CLIPTextModel, "gpt2": GPT2Model, "phobert": RobertaModel}[kind]
-        model = _load(cls, spec.source)
+        # RoBERTa's pooler is unused (we pool the first token ourselves) and would not survive a reload
+        model = _load(cls, spec.source, **({"add_pooling_layer": False} if kind == "phobert" else {}))
     hidden = getattr(model.config, "hidden_size", None) or model.config.n_embd
     return model, hidden
 
