@@ -96,3 +96,14 @@ def test_coverage_on_synth(synth_a):
     assert overall.total_nps > 0 and 80 <= overall.coverage <= 100 and overall.precision >= 90
     paper_mode, _ = coverage_table(synth_a, "en", "paper")
     assert paper_mode[paper_mode.part == "Overall"].coverage.iloc[0] < overall.coverage
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Cô ấy mặc quần âu nâu.", ("quần_âu nâu", "LOWERBODY")),          # segmenter fuses 'âu nâu'
+    ("Anh ấy mặc quần đùi màu xám.", ("quần_đùi màu xám", "LOWERBODY")),  # tagged as a verb
+    ("Cô ấy đi dép hồng.", ("dép hồng", "SHOES")),                      # tagged as a verb
+    ("Anh ấy đi ủng xanh lá.", ("ủng xanh_lá", "SHOES")),
+    ("Chàng trai mặc quần short ghi.", ("quần_short ghi", "LOWERBODY")),
+])
+def test_vietnamese_nouns_the_tagger_gets_wrong(text, expected):
+    assert expected in _pairs(text, "vi")

