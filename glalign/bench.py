@@ -38,12 +38,19 @@ def bench_phrases(args):
             _print({"bench": "phrases", "lang": lang, "captions": len(caps), "captions_per_s": round(len(caps) / dt, 1)})
 
 
+class _RandomVocab:
+    """What build_model needs of a tokenizer when the text is random ids: a size and a pad id."""
+    pad_token_id = 0
+
+    def __len__(self):
+        return 1000
+
+
 def bench_train(args):
     """Training pairs/s and peak memory, crop vs pool vs global-only, on random data of the right shapes."""
     import resource
 
-    from glalign.model.losses import local_loss, symmetric_ce
-    from glalign.train import PROFILES, TrainConfig, build_model, resolve_device
+    from glalign.train import PROFILES, TrainConfig, build_model, resolve_device, step_loss
 
     device = resolve_device(args.device)
     profiles = ["synthpedes"] + (["paper-random"] if args.paper else [])
@@ -55,42 +62,27 @@ def bench_train(args):
         for mode, alpha in (("pool", 1.0), ("pool", 0.5), ("crop", 0.5)):
             cfg = TrainConfig(data=[], lang="en", out="", region_mode=mode, alpha=alpha,
                               **{k: v for k, v in base.items() if k in TrainConfig.__dataclass_fields__})
-            cfg.vision_layers = base.get("vision_layers", cfg.vision_layers)
-
-            class _Tok:
-                pad_token_id = 0
-
-                def __len__(self):
-                    return 1000
-            if prof != "synthpedes":
-                cfg.heads = 8
-            model = build_model(cfg, _Tok()).to(device)
+            model = build_model(cfg, _RandomVocab()).to(device)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
             b, s = cfg.batch_size, cfg.image_size
-            n_patch = (s // cfg.patch_size) ** 2
-            pixels = torch.randn(b, 3, s, s, device=device)
-            ids = torch.randint(4, 1000, (b, 40), device=device)
-            mask = torch.ones_like(ids)
-            present = torch.ones(b, 5, dtype=torch.bool, device=device)
-            weights = torch.rand(b, 5, n_patch, device=device)
-            crops = torch.randn(b, 5, 3, s, s, device=device) if mode == "crop" else None
-            pids = torch.arange(b, device=device)
-            slots = torch.stack(torch.meshgrid(torch.arange(b), torch.arange(5), indexing="ij"), -1).view(-1, 2).to(device)
-            ph_ids = torch.randint(4, 1000, (b * 5, 6), device=device)
-            ctx = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+            batch = {"pixels": torch.randn(b, 3, s, s), "present": torch.ones(b, 5, dtype=torch.bool),
+                     "input_ids": torch.randint(4, 1000, (b, 40)), "attention_mask": torch.ones(b, 40, dtype=torch.long),
+                     "labels": torch.arange(b), "phrase_present": torch.ones(b, 5, dtype=torch.bool),
+                     "phrase_slots": torch.stack(torch.meshgrid(torch.arange(b), torch.arange(5), indexing="ij"),
+                                                 -1).view(-1, 2),
+                     "phrase_ids": torch.randint(4, 1000, (b * 5, 6)),
+                     "phrase_mask": torch.ones(b * 5, 6, dtype=torch.long)}
+            if mode == "crop":
+                batch["crops"] = torch.randn(b, 5, 3, s, s)
+            else:
+                batch["weights"] = torch.rand(b, 5, (s // cfg.patch_size) ** 2)
+            batch = {k: v.to(device) for k, v in batch.items()}
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             times = []
             for step in range(args.steps + 1):
                 t0 = time.perf_counter()
-                with ctx:
-                    g, r = model.encode_image(pixels, weights, crops, present, local=alpha < 1)
-                    t = model.encode_text(ids, mask)
-                    loss = symmetric_ce(g.float(), t.float(), model.scale(), pids)
-                    if alpha < 1:
-                        ph = model.encode_phrases(ph_ids, torch.ones_like(ph_ids), slots, b)
-                        loss = alpha * loss + (1 - alpha) * local_loss(r.float(), present, ph.float(), present,
-                                                                       model.scale(), pids)[0]
+                loss, _, _ = step_loss(model, batch, alpha, device)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

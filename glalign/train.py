@@ -249,6 +249,33 @@ def completed_epochs(run) -> int:
 
 
 # ---------------------------------------------------------------- the loop
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA, plain fp32 on the CPU (deterministic)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def step_loss(model, batch: dict, alpha: float, device: torch.device):
+    """One training step's forward pass: (total, global, local) losses of Eq. 9-11 for a collated
+    batch. The training loop and `glalign bench train` both call this, so the benchmark measures
+    the real step."""
+    from glalign.model.losses import local_loss, symmetric_ce, total_loss
+
+    with autocast_for(device):
+        use_local = alpha < 1.0
+        img_g, regions = model.encode_image(batch["pixels"], batch.get("weights"), batch.get("crops"),
+                                            batch["present"], local=use_local)
+        txt_g = model.encode_text(batch["input_ids"], batch["attention_mask"])
+        scale = model.scale()
+        g_loss = symmetric_ce(img_g.float(), txt_g.float(), scale, batch["labels"])
+        if use_local and "phrase_ids" in batch:
+            phr = model.encode_phrases(batch["phrase_ids"], batch["phrase_mask"], batch["phrase_slots"], len(img_g))
+            l_loss, _ = local_loss(regions.float(), batch["present"], phr.float(), batch["phrase_present"], scale,
+                                   batch["labels"])
+        else:
+            l_loss = g_loss * 0.0
+        return total_loss(g_loss, l_loss, alpha), g_loss, l_loss
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None) -> Path:
     """Train (or, with resume, continue) a run; returns the run folder. stop_after_epoch ends the
     call early as an interruption would (the schedule still spans cfg.epochs), for time-sliced runs."""
@@ -258,7 +285,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
 
     from glalign.data.records import contiguous_labels
     from glalign.data.torchdata import ImageStore, PairDataset, make_collate
-    from glalign.model.losses import local_loss, symmetric_ce, total_loss
     from glalign.text.tokenizers import load_tokenizer, train_tokenizer
 
     if cfg.lang not in ("en", "vi"):
@@ -327,8 +353,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     saved_config = {"train": dataclasses.asdict(cfg), "hf_configs": _configs_from_model(model),
                     "pad_token_id": tokenizer.pad_token_id, "vocab_size": len(tokenizer),
                     "n_train_pairs": len(dataset), "n_train_ids": len(labels), "parts": list(PARTS)}
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
     for epoch in range(start, cfg.epochs):
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout and flips: the same whether resumed or not
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
@@ -340,28 +364,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
         for batch in bar:
             batch = {k: v.to(device) for k, v in batch.items()}
-            with autocast:
-                use_local = cfg.alpha < 1.0
-                img_g, regions = model.encode_image(batch["pixels"], batch.get("weights"), batch.get("crops"),
-                                                    batch["present"], local=use_local)
-                txt_g = model.encode_text(batch["input_ids"], batch["attention_mask"])
-                scale = model.scale()
-                g_loss = symmetric_ce(img_g.float(), txt_g.float(), scale, batch["labels"])
-                if use_local and "phrase_ids" in batch:
-                    phr = model.encode_phrases(batch["phrase_ids"], batch["phrase_mask"], batch["phrase_slots"],
-                                               len(img_g))
-                    l_loss, _ = local_loss(regions.float(), batch["present"], phr.float(), batch["phrase_present"],
-                                           scale, batch["labels"])
-                else:
-                    l_loss = g_loss * 0.0
-                loss = total_loss(g_loss, l_loss, cfg.alpha)
+            loss, g_loss, l_loss = step_loss(model, batch, cfg.alpha, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
             n_batches += 1
-            n_pairs += len(img_g)
+            n_pairs += len(batch["labels"])
             for k, v in (("loss", loss), ("global", g_loss), ("local", l_loss)):
                 sums[k] += float(v.detach())
             bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}",
