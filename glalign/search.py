@@ -25,17 +25,23 @@ class _Img:
     mask: Path | None
 
 
-def topk_chunked(query: torch.Tensor, gallery: torch.Tensor, k: int, chunk: int = 65536):
-    """(scores, indices) of the k best gallery rows for one query vector, chunk by chunk."""
+def topk_fused(query, gallery, alpha: float, k: int, chunk: int = 65536):
+    """(scores, indices) of the k best gallery items for one query by the fused score, best first,
+    ties to the lower gallery index. The gallery is scored chunk by chunk with a running top-k,
+    so memory stays bounded whatever its size."""
+    from glalign.evaluate import GalleryEmbeddings, fuse
+
     best_s = torch.empty(0)
     best_i = torch.empty(0, dtype=torch.long)
-    for start in range(0, len(gallery), chunk):
-        s = gallery[start:start + chunk] @ query
-        cand_s = torch.cat([best_s, s])
+    for start in range(0, len(gallery.global_), chunk):
+        part = GalleryEmbeddings(*(t[start:start + chunk] for t in (gallery.global_, gallery.regions, gallery.present)))
+        s = fuse(query, part, alpha)[0]
+        cand_s = torch.cat([best_s, s])  # candidates stay in gallery order, so a stable sort breaks ties by index
         cand_i = torch.cat([best_i, torch.arange(start, start + len(s))])
-        top = torch.topk(cand_s, min(k, len(cand_s)))
-        best_s, best_i = top.values, cand_i[top.indices]
-    return best_s, best_i
+        keep = torch.sort(-cand_s, stable=True).indices[:k].sort().values
+        best_s, best_i = cand_s[keep], cand_i[keep]
+    order = torch.sort(-best_s, stable=True).indices
+    return best_s[order], best_i[order]
 
 
 class GalleryIndex:
@@ -108,20 +114,24 @@ class GalleryIndex:
                            text_view_for(self.cfg.text_kind, self.cfg.lang, [text]), progress=False)
         return q, phrases
 
+    def _gallery(self):
+        from glalign.evaluate import GalleryEmbeddings
+
+        e = self.embeddings
+        return GalleryEmbeddings(e["global"], e["regions"], e["present"])
+
     def scores(self, text: str, alpha: float | None = None) -> torch.Tensor:
-        from glalign.evaluate import GalleryEmbeddings, fuse
+        """The fused score of every gallery image (for plots; search() does not need them all)."""
+        from glalign.evaluate import fuse
 
         q, _ = self._query(text)
-        e = self.embeddings
-        return fuse(q, GalleryEmbeddings(e["global"], e["regions"], e["present"]),
-                    self.cfg.alpha if alpha is None else alpha)[0]
+        return fuse(q, self._gallery(), self.cfg.alpha if alpha is None else alpha)[0]
 
     def search(self, text: str, top_k: int = 10, alpha: float | None = None) -> list[dict]:
-        s = self.scores(text, alpha)
-        vals, idx = torch.topk(s, min(top_k, len(s)))
-        # stable order for ties: sort by (-score, index)
-        order = sorted(zip(vals.tolist(), idx.tolist()), key=lambda t: (-t[0], t[1]))
-        return [{"rank": i + 1, "path": self.paths[j], "score": round(float(v), 6)} for i, (v, j) in enumerate(order)]
+        q, _ = self._query(text)
+        vals, idx = topk_fused(q, self._gallery(), self.cfg.alpha if alpha is None else alpha, top_k)
+        return [{"rank": i + 1, "path": self.paths[j], "score": round(float(v), 6)}
+                for i, (v, j) in enumerate(zip(vals.tolist(), idx.tolist()))]
 
     def explain(self, text: str, path: str, alpha: float | None = None) -> dict:
         """Per query part: its phrase, the image region's presence and the local similarity."""

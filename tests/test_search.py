@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from glalign.search import GalleryIndex, topk_chunked
+from glalign.search import GalleryIndex, topk_fused
 
 
 def _gallery(synth_a, tmp_path, n=12):
@@ -46,12 +46,21 @@ def test_search_results_and_explanation(tiny_run, synth_a, tmp_path):
     assert ex["score"] == ex["alpha"] * ex["global"] + (1 - ex["alpha"]) * ex["local"]
 
 
-def test_topk_chunked_matches_full_sort():
-    g = torch.nn.functional.normalize(torch.randn(1000, 16), dim=1)
-    q = g[17]
-    s, i = topk_chunked(q, g, 7, chunk=64)
-    full = torch.topk(g @ q, 7)
-    assert torch.equal(i, full.indices) and int(i[0]) == 17
+def test_topk_fused_matches_full_sort_with_ties():
+    from glalign.evaluate import GalleryEmbeddings, QueryEmbeddings, fuse
+
+    torch.manual_seed(0)
+    unit = lambda *shape: torch.nn.functional.normalize(torch.randn(*shape), dim=-1)  # noqa: E731
+    g = GalleryEmbeddings(unit(1000, 16), unit(1000, 5, 16), torch.rand(1000, 5) > 0.3)
+    g.global_[700] = g.global_[17]  # an exact tie across chunks: the lower index must win
+    g.regions[700] = g.regions[17]
+    g.present[700] = g.present[17]
+    q = QueryEmbeddings(g.global_[17:18].clone(), g.regions[17:18].clone(), torch.ones(1, 5, dtype=torch.bool))
+    s, i = topk_fused(q, g, 0.5, 7, chunk=64)
+    full = fuse(q, g, 0.5)[0]
+    expected = torch.sort(-full, stable=True).indices[:7]
+    assert i.tolist() == expected.tolist() and i.tolist()[:2] == [17, 700]
+    assert torch.allclose(s, full[expected])
 
 
 def test_cli_search(run_cli, tiny_run, synth_a, tmp_path):
