@@ -54,7 +54,7 @@ class EvalResult:
         if self.global_sim is None:
             raise GlalignError("this evaluation ran in chunks (large gallery) and kept no similarity matrix; "
                                "evaluate again with the alpha you want")
-        return alpha * self.global_sim + (1 - alpha) * self.local_sim
+        return mix(alpha, self.global_sim, self.local_sim)
 
 
 @torch.no_grad()
@@ -110,15 +110,20 @@ def local_similarity(q: QueryEmbeddings, g: GalleryEmbeddings) -> torch.Tensor:
     return total / q.present.float().sum(1, keepdim=True).clamp(min=1)
 
 
+def mix(alpha: float, global_score, local_score):
+    """The test-time score: alpha * global + (1 - alpha) * local (arrays, tensors or floats)."""
+    return alpha * global_score + (1 - alpha) * local_score
+
+
 def fuse(q: QueryEmbeddings, g: GalleryEmbeddings, alpha: float) -> torch.Tensor:
-    return alpha * (q.global_ @ g.global_.t()) + (1 - alpha) * local_similarity(q, g)
+    return mix(alpha, q.global_ @ g.global_.t(), local_similarity(q, g))
 
 
 def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
              cache_dir=None, progress: bool = True) -> EvalResult:
     """Rank every caption of `records` against their unique images."""
     from glalign.data.torchdata import ImageStore
-    from glalign.metrics import RankAccumulator, first_correct_rank, rank_metrics
+    from glalign.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
     from glalign.train import model_geometry, text_view_for
 
@@ -136,27 +141,24 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     phrase_dicts = [part_phrases(p) for p in extracted]
     view = text_view_for(cfg.text_kind, lang, captions)
     queries = encode_queries(model, tokenizer, captions, phrase_dicts, cfg.max_length, view, progress=progress)
-    if len(captions) * len(records) <= FULL_MATRIX_LIMIT:
+    if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
         gsim = (queries.global_ @ gallery.global_.t()).numpy()
         lsim = local_similarity(queries, gallery).numpy()
-        fused = alpha * gsim + (1 - alpha) * lsim
-        metrics = rank_metrics(fused, q_pids, g_pids)
-        first, top = first_correct_rank(fused, q_pids, g_pids)
-        score_top1 = fused[np.arange(len(captions)), top[:, 0]]
+        rows = lambda sl: mix(alpha, gsim[sl], lsim[sl])  # noqa: E731
     else:  # a large gallery: one chunk of queries at a time, only the top-k kept
         gsim = lsim = None
-        acc = RankAccumulator(g_pids)
-        firsts, tops, scores = [], [], []
-        for start in range(0, len(captions), EVAL_CHUNK):
-            sl = slice(start, start + EVAL_CHUNK)
-            chunk = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
-            sim = fuse(chunk, gallery, alpha).numpy()
-            firsts.append(acc.add(sim, q_pids[sl]))
-            order = np.argsort(-sim, axis=1, kind="stable")[:, :10]
-            tops.append(order)
-            scores.append(sim[np.arange(len(sim)), order[:, 0]])
-        metrics = acc.result()
-        first, top, score_top1 = np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
+        rows = lambda sl: fuse(QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl]),  # noqa: E731
+                               gallery, alpha).numpy()
+    acc = RankAccumulator(g_pids)
+    firsts, tops, scores = [], [], []
+    for start in range(0, len(captions), EVAL_CHUNK):
+        sim = rows(slice(start, start + EVAL_CHUNK))
+        first, top = acc.add(sim, q_pids[start:start + EVAL_CHUNK])
+        firsts.append(first)
+        tops.append(top)
+        scores.append(sim[np.arange(len(sim)), top[:, 0]])
+    metrics = acc.result()
+    first, top, score_top1 = np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
     per_query = pd.DataFrame({
         "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
         "image": [r.file_path for r in records for _ in r.captions],

@@ -32,8 +32,9 @@ class RankAccumulator:
         self.ap_sum = self.inp_sum = 0.0
         self.n = 0
 
-    def add(self, sim_chunk, query_pids) -> np.ndarray:
-        """Accumulate a chunk; returns each query's 1-based rank of its first correct image."""
+    def add(self, sim_chunk, query_pids, top_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Accumulate a chunk; returns each query's 1-based rank of its first correct image and
+        its top-k gallery indices (from the same sort)."""
         sim = _as_numpy(sim_chunk).astype(np.float32, copy=False)
         q_pids = _as_numpy(query_pids)
         if sim.shape != (len(q_pids), len(self.g_pids)):
@@ -51,7 +52,7 @@ class RankAccumulator:
         precision = hits / np.arange(1, matches.shape[1] + 1)
         self.ap_sum += float(((precision * matches).sum(1) / matches.sum(1)).sum())
         self.n += len(q_pids)
-        return matches.argmax(1) + 1
+        return matches.argmax(1) + 1, order[:, :top_k]
 
     def result(self) -> dict:
         if not self.n:
@@ -79,8 +80,4 @@ def rank_metrics(similarity, query_pids, gallery_pids, max_rank: int = 10, chunk
 
 def first_correct_rank(similarity, query_pids, gallery_pids, top_k: int = 10):
     """Per query: the 1-based rank of the first correct image, and the top-k gallery indices."""
-    sim = _as_numpy(similarity)
-    q_pids, g_pids = _as_numpy(query_pids), _as_numpy(gallery_pids)
-    order = ranking(sim)
-    matches = g_pids[order] == q_pids[:, None]
-    return matches.argmax(1) + 1, order[:, :top_k]
+    return RankAccumulator(gallery_pids).add(similarity, query_pids, top_k)

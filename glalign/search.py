@@ -135,6 +135,7 @@ class GalleryIndex:
 
     def explain(self, text: str, path: str, alpha: float | None = None) -> dict:
         """Per query part: its phrase, the image region's presence and the local similarity."""
+        from glalign.evaluate import mix
         from glalign.text.phrases import part_phrases
 
         if path not in self.paths:
@@ -152,7 +153,7 @@ class GalleryIndex:
             items.append({"part": name, "text": phrase, "region_present": present, "similarity": sim})
         local = float(np.mean([i["similarity"] for i in items])) if items else 0.0
         return {"query": text, "path": path, "global": glob, "local": local, "alpha": alpha,
-                "score": alpha * glob + (1 - alpha) * local, "phrases": items,
+                "score": mix(alpha, glob, local), "phrases": items,
                 "unmapped": [p.text for p in phrases if p.part is None]}
 
 
