@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -71,7 +71,6 @@ class TrainConfig:
     flip: bool = True
     seed: int = 0
     device: str = "auto"
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> "TrainConfig":
@@ -403,6 +402,10 @@ def load_run(run, device: str = "cpu"):
         raise GlalignError(f"{run} is not a trained run (no config.json / model.safetensors); train one with "
                            "`glalign train`")
     saved = json.loads((run / "config.json").read_text())
+    unknown = sorted(set(saved["train"]) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise GlalignError(f"{run / 'config.json'} has settings this version does not know ({', '.join(unknown)}); "
+                           "it was written by another glalign version: retrain, or use that version")
     cfg = TrainConfig(**saved["train"])
     tokenizer = load_tokenizer(run / "tokenizer", cfg.text_kind)
     model = build_model(cfg, tokenizer, hf_configs=saved["hf_configs"])

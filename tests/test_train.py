@@ -125,3 +125,15 @@ def test_cli_train_config_file_and_flags(run_cli, synth_a, tmp_path):
     conf.write_text(json.dumps({"epochz": 3}))
     res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r3", "--config", conf)
     assert res.returncode == 2 and "unknown training option(s): epochz" in res.stderr
+
+
+def test_load_run_names_unknown_settings(tiny_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "old-run"
+    shutil.copytree(tiny_run, copy)
+    cfg = json.loads((copy / "config.json").read_text())
+    cfg["train"]["extra"] = {}
+    (copy / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(GlalignError, match=r"settings this version does not know \(extra\)"):
+        load_run(copy)

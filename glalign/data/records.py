@@ -41,7 +41,6 @@ class Record:
     lang: str | None = None
     mask: Path | None = None
     source: str = ""  # "<file>#<entry index>" for error messages
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
