@@ -123,6 +123,25 @@ def cmd_paper(args) -> int:
     return 0
 
 
+def cmd_paper_verify(args) -> int:
+    from pathlib import Path
+
+    from glalign.paper import verify_text
+
+    path = Path(args.text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GlalignError(f"{path} does not exist; pass the paper's text file") from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise GlalignError(f"{path}: not a UTF-8 text file ({type(exc).__name__})") from None
+    found = verify_text(text)
+    for item in found:
+        print(f"[{item['kind']}] {item['where']}: {item['detail']}")
+    print(f"{len(found)} finding(s)" if found else "results/paper agrees with the text")
+    return 1 if found else 0
+
+
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -241,8 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--paper", action="store_true", help="also the paper-size model (GPU advised)")
     be.set_defaults(func=cmd_bench)
 
-    pa = sub.add_parser("paper", help="list the paper's internal inconsistencies found in its numbers")
+    pa = sub.add_parser("paper", help="the paper's numbers: list its inconsistencies, or verify them against its text")
     pa.set_defaults(func=cmd_paper)
+    psub = pa.add_subparsers(dest="paper_command", metavar="ACTION")
+    pv = psub.add_parser("verify", help="check results/paper/*.csv against the paper's text (exit 1 on a finding)")
+    pv.add_argument("text", help="the paper as plain text (tables tab-separated)")
+    pv.set_defaults(func=cmd_paper_verify)
     return p
 
 

@@ -3,6 +3,7 @@ contradicts itself. Each finding names the table or section, so a reader can loo
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -153,4 +154,42 @@ def find_inconsistencies() -> list[dict]:
         found.append({"kind": "dataset-count", "where": "Table 3 and Section 4.1.1",
                       "detail": f"3000VnPerson-Search: {VN3K_IMAGES} images with two descriptions each "
                                 f"would be {2 * VN3K_IMAGES}, the paper gives {VN3K_DESCRIPTIONS}"})
+    return found
+
+
+def verify_text(text: str) -> list[dict]:
+    """Check results/paper/*.csv against the paper's text (a maintainer's copy, never shipped).
+
+    Returns findings: `mismatch` (a number differs from the text), `missing-row` (a table is in the
+    text but a row is not), `missing-table` (the text has no such table). Empty means all agree."""
+    found: list[dict] = []
+    rows = reported()
+    for table, group in rows.groupby("table", sort=True):
+        start = text.find(f"Table {table}: The comparative")
+        if start < 0:
+            found.append({"kind": "missing-table", "where": f"Table {table}",
+                          "detail": "no 'Table N: The comparative ...' heading in the text"})
+            continue
+        block = text[start:start + 2500].split("\n\nTable ")[0]
+        for r in group.itertuples():
+            line = next((ln for ln in block.splitlines() if ln.startswith(r.method.split(" (")[0])), None)
+            if line is None:
+                found.append({"kind": "missing-row", "where": f"Table {table}", "detail": f"no line for {r.method}"})
+                continue
+            numbers = [float(x) for x in re.findall(r"\d+\.\d+", line)][-3:]
+            if numbers != [r.rank1, r.rank5, r.rank10]:
+                found.append({"kind": "mismatch", "where": f"Table {table}, {r.method}",
+                              "detail": f"reported.csv has {r.rank1}/{r.rank5}/{r.rank10}, the text {line.strip()!r}"})
+    for r in np_coverage().itertuples():
+        if f"{r.part}\t{r.total_nps}\t{r.matched}\t{r.coverage}" not in text:
+            found.append({"kind": "mismatch", "where": f"Table 2, {r.part}",
+                          "detail": f"no line '{r.part}<TAB>{r.total_nps}<TAB>{r.matched}<TAB>{r.coverage}' in the text"})
+    ab = ablation()
+    for variant, label in (("global-only", "Global-only model"), ("local-only", "Local-only model"),
+                           ("full", "Full model (GLAlign)")):
+        se1 = ab[(ab.variant == variant) & (ab.scenario == "SE1")].rank1.iloc[0]
+        sv2 = ab[(ab.variant == variant) & (ab.scenario == "SV2")].rank1.iloc[0]
+        if f"{label}\t{se1:.2f}%\t{sv2:.2f}%" not in text:
+            found.append({"kind": "mismatch", "where": f"Table 11, {label}",
+                          "detail": f"no line '{label}<TAB>{se1:.2f}%<TAB>{sv2:.2f}%' in the text"})
     return found

@@ -88,6 +88,30 @@ def _merge_timings(stage: Path, timings: dict) -> dict:
     return merged
 
 
+def scrub_machine_paths(notebook: Path, replacements: dict[str, str]) -> None:
+    """Rewrite the machine's folders in an executed notebook (papermill's injected parameters, its
+    metadata, printed paths) as paths relative to the repository, so the committed copy a reader
+    opens shows no temporary clone or staging folder. Longest paths are replaced first."""
+    from glalign.io import write_text
+
+    text = notebook.read_text(encoding="utf-8")
+    for old in sorted(replacements, key=len, reverse=True):
+        text = text.replace(old, replacements[old])
+    write_text(notebook, text)
+
+
+def _relative_names(stage: Path, final: Path, workdir: Path) -> dict[str, str]:
+    """Staging folder -> the final results folder; folders inside the repository -> relative paths
+    (folders a user chose outside it stay as they are: they are that user's)."""
+    def rel(path: Path) -> str:
+        try:
+            return path.resolve().relative_to(REPO).as_posix()
+        except ValueError:
+            return str(path.resolve())
+    return {str(stage.resolve()): rel(final), str(stage): rel(final), str(workdir.resolve()): rel(workdir),
+            str(workdir): rel(workdir), f"{REPO}/": "", str(REPO): "."}
+
+
 def reproduce(profile: str = "synthpedes", results_root="results", workdir=None, only=None, kernel: str = "python3",
               progress: bool = True, notebooks_dir=None) -> Path:
     import papermill as pm
@@ -121,6 +145,7 @@ def reproduce(profile: str = "synthpedes", results_root="results", workdir=None,
                 raise GlalignError(f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                                    f"(executed copy: {stage / 'notebooks' / (name + '.ipynb')}; previous results "
                                    f"in {final} are untouched)") from None
+            scrub_machine_paths(stage / "notebooks" / f"{name}.ipynb", _relative_names(stage, final, workdir))
             timings[name] = time.perf_counter() - t0
             if progress:
                 print(f"[reproduce] {name} done in {timings[name]:.0f} s", flush=True)

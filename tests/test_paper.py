@@ -1,12 +1,10 @@
 """The paper's numbers, checked against a second reading and against the paper's own text."""
-import re
-
 import pytest
 
 from glalign import paper
 from conftest import REPO
 
-SEED = REPO.parent / "shared" / "seeds" / "001_06b5aab29bc853a2.txt"
+EXCERPT = REPO / "tests" / "fixtures" / "paper_excerpt.txt"
 
 # Second reading, typed independently from the PDF text: GLAlign's rows of Tables 4-10.
 SECOND_READING = {
@@ -22,27 +20,28 @@ def test_glalign_rows_match_second_reading(scenario):
     assert (row["rank1"], row["rank5"], row["rank10"]) == pytest.approx(SECOND_READING[scenario])
 
 
-def test_every_reported_number_appears_in_its_table_in_the_paper():
-    text = SEED.read_text(encoding="utf-8")
-    for r in paper.reported().itertuples():
-        start = text.index(f"Table {r.table}: The comparative")
-        block = text[start:start + 2500]
-        line = next((ln for ln in block.splitlines() if ln.startswith(r.method.split(" (")[0])), None)
-        assert line is not None, f"Table {r.table}: no line for {r.method}"
-        numbers = [float(x) for x in re.findall(r"\d+\.\d+", line)]
-        assert numbers[-3:] == [r.rank1, r.rank5, r.rank10], f"Table {r.table} {r.method}: {line}"
+def test_verify_reports_the_wrong_number_and_the_missing_tables():
+    """The fixture holds Tables 4, 2 and 11 with one number changed; the maintainer's check
+    against the real paper (`glalign paper verify PAPER.txt`) runs the same function."""
+    found = paper.verify_text(EXCERPT.read_text(encoding="utf-8"))
+    assert [(f["kind"], f["where"]) for f in found if f["kind"] != "missing-table"] == [
+        ("mismatch", "Table 4, IRRA [10]")]
+    assert "73.38" in found[0]["detail"] and "73.83" in found[0]["detail"]
+    assert {f["where"] for f in found if f["kind"] == "missing-table"} == {f"Table {t}" for t in range(5, 11)}
 
 
-def test_table2_and_table11_appear_in_the_paper():
-    text = SEED.read_text(encoding="utf-8")
-    for r in paper.np_coverage().itertuples():
-        assert f"{r.part}\t{r.total_nps}\t{r.matched}\t{r.coverage}" in text
-    ab = paper.ablation()
-    for variant, label in (("global-only", "Global-only model"), ("local-only", "Local-only model"),
-                           ("full", "Full model (GLAlign)")):
-        se1 = ab[(ab.variant == variant) & (ab.scenario == "SE1")].rank1.iloc[0]
-        sv2 = ab[(ab.variant == variant) & (ab.scenario == "SV2")].rank1.iloc[0]
-        assert f"{label}\t{se1:.2f}%\t{sv2:.2f}%" in text
+def test_verify_without_the_wrong_number_finds_only_missing_tables():
+    text = EXCERPT.read_text(encoding="utf-8").replace("73.83%", "73.38%")
+    assert {f["kind"] for f in paper.verify_text(text)} == {"missing-table"}
+    broken = text.replace("Overall\t1433\t1194\t83.3", "Overall\t1433\t1194\t83.4")
+    assert ("mismatch", "Table 2, Overall") in {(f["kind"], f["where"]) for f in paper.verify_text(broken)}
+
+
+def test_paper_verify_cli(run_cli, tmp_path):
+    bad = run_cli("paper", "verify", EXCERPT)
+    assert bad.returncode == 1 and "[mismatch] Table 4, IRRA [10]" in bad.stdout
+    missing = run_cli("paper", "verify", tmp_path / "nope.txt")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_inconsistencies_found():

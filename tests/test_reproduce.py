@@ -30,6 +30,9 @@ def test_reproduce_writes_tables_notebooks_summary(tiny_results):
     assert (sc.R1 <= sc.R10).all()
     assert "## Scenarios (Tables 4-10)" in (out / "summary.md").read_text()
     assert not list((root / "results").glob(".staging*"))
+    for nb in (out / "notebooks").glob("*.ipynb"):  # papermill's injected paths name the final folder
+        text = nb.read_text()
+        assert ".staging-" not in text and str(REPO) not in text and str(out.resolve()) in text, nb.name
 
 
 def test_failure_names_notebook_and_cell_and_keeps_results(tiny_results, tmp_path):
