@@ -10,3 +10,16 @@ __version__ = "0.1.0"
 
 PARTS = ("HEAD", "UPPERBODY", "LOWERBODY", "SHOES", "OTHERS")
 """The paper's five body regions, in ViTAA label order (label id = index + 1; 0 is background)."""
+
+
+def __getattr__(name):
+    """glalign.GLAlignModel / glalign.GLAlignConfig, imported (and registered with AutoModel) on first use."""
+    if name in ("GLAlignModel", "GLAlignConfig"):
+        import glalign.model
+
+        return getattr(glalign.model, name)
+    raise AttributeError(f"module 'glalign' has no attribute {name!r}")
+
+
+if "transformers" in __import__("sys").modules:  # transformers already loaded: registering costs nothing
+    import glalign.model  # noqa: E402,F401

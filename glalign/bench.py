@@ -50,7 +50,10 @@ def bench_train(args):
     """Training pairs/s and peak memory, crop vs pool vs global-only, on random data of the right shapes."""
     import resource
 
-    from glalign.train import PROFILES, TrainConfig, build_model, resolve_device, step_loss
+    from glalign.config import PROFILES, TrainConfig
+    from glalign.device import resolve_device
+    from glalign.model.factory import build_model
+    from glalign.model.task import GLAlignTask
 
     device = resolve_device(args.device)
     profiles = ["synthpedes"] + (["paper-random"] if args.paper else [])
@@ -60,11 +63,12 @@ def bench_train(args):
             heads=8, embed_dim=512, max_length=77, batch_size=32)
         # cheapest first: on the CPU the peak is the process's max RSS so far, so it only grows
         for mode, alpha in (("pool", 1.0), ("pool", 0.5), ("crop", 0.5)):
-            cfg = TrainConfig(data=[], lang="en", out="", region_mode=mode, alpha=alpha,
-                              **{k: v for k, v in base.items() if k in TrainConfig.__dataclass_fields__})
+            cfg = TrainConfig.from_flat({**{k: v for k, v in base.items() if k not in ("image_encoder", "text_encoder")},
+                                         "region_mode": mode, "alpha": alpha})
             model = build_model(cfg, _RandomVocab()).to(device)
+            task = GLAlignTask(model, alpha)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-            b, s = cfg.batch_size, cfg.image_size
+            b, s = cfg.optim.batch_size, cfg.model.image_size
             batch = {"pixels": torch.randn(b, 3, s, s), "present": torch.ones(b, 5, dtype=torch.bool),
                      "input_ids": torch.randint(4, 1000, (b, 40)), "attention_mask": torch.ones(b, 40, dtype=torch.long),
                      "labels": torch.arange(b), "phrase_present": torch.ones(b, 5, dtype=torch.bool),
@@ -75,14 +79,14 @@ def bench_train(args):
             if mode == "crop":
                 batch["crops"] = torch.randn(b, 5, 3, s, s)
             else:
-                batch["weights"] = torch.rand(b, 5, (s // cfg.patch_size) ** 2)
+                batch["weights"] = torch.rand(b, 5, (s // cfg.model.patch_size) ** 2)
             batch = {k: v.to(device) for k, v in batch.items()}
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             times = []
             for step in range(args.steps + 1):
                 t0 = time.perf_counter()
-                loss, _, _ = step_loss(model, batch, alpha, device)
+                loss = task(batch)["loss"]
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

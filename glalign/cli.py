@@ -3,6 +3,7 @@ so notebooks and the CLI share one code path. User mistakes print one line and e
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 
@@ -58,24 +59,20 @@ def cmd_data_sheet(args) -> int:
 
 
 def cmd_text_phrases(args) -> int:
-    from glalign.text.phrases import stream_phrases
+    from glalign.text.phrases import read_lines, stream_phrases
 
-    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
-    try:
-        for obj in stream_phrases(stream, lang=args.lang, mode=args.mode):
-            sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-    finally:
-        if args.file:
-            stream.close()
+    for obj in stream_phrases(read_lines(args.file), lang=args.lang, mode=args.mode):
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
     return 0
 
 
 def cmd_train(args) -> int:
-    from glalign.train import TrainConfig, train
+    from glalign.config import TrainConfig
+    from glalign.train import train
 
     cfg = TrainConfig.from_cli(args)
-    run = train(cfg, resume=args.resume, progress=not args.quiet)
+    run = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     print(run)
     return 0
 
@@ -144,7 +141,7 @@ def cmd_paper_verify(args) -> int:
 
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="glalign",
         description="GLAlign for text-based person search: data, noun phrases, training, "
                     "evaluation, search and the paper's experiments.")
@@ -217,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int)
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     tr.add_argument("--resume", action="store_true", help="continue from the last complete epoch")
+    tr.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_train)
 
@@ -269,7 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes: one line naming the problem and where to look, not the whole usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The one place where errors become messages: a user mistake (GlalignError, a file the
+    system refuses) prints one line and exits 2; anything else is a bug: its traceback is printed
+    with a line asking to report it, and the exit code is 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -282,6 +290,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        print(f"glalign: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            print(f"glalign: error: {exc.strerror}: {exc.filename or ''} (nothing half-written was kept)",
+                  file=sys.stderr)
+            return 2
+        raise
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print("glalign: internal error: this is a bug in glalign, not a mistake of yours; please report it with "
+              "the command line and the traceback above", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     from glalign.data.torchdata import ImageStore
     from glalign.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
-    from glalign.train import model_geometry, text_view_for
+    from glalign.model.factory import model_geometry, text_view_for
 
     if not records:
         raise GlalignError("nothing to evaluate: the selected split has no entries")
@@ -193,7 +193,7 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
                  device: str = "cpu") -> EvalResult:
     from glalign.io import write_csv
     from glalign.text.phrases import dataset_cache_dir
-    from glalign.train import load_run
+    from glalign.model.factory import load_run
 
     model, tokenizer, cfg = load_run(run, device=device)
     lang = lang or cfg.lang

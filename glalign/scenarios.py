@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -80,23 +80,26 @@ class Workspace:
 
     # ---------------------------------------------------------- runs
     def run_config(self, domains: tuple[str, ...], lang: str, alpha: float):
-        from glalign.train import TrainConfig
+        from glalign.config import TrainConfig
 
         return TrainConfig.for_profile(self.settings["train_profile"], data=[str(self.domain(d)) for d in domains],
                                        lang=lang, out="", alpha=alpha, seed=self.settings["seed"], device="auto")
 
     def run(self, domains: tuple[str, ...], lang: str, alpha: float) -> Path:
         """A trained run, trained now if the cache lacks a complete one (resumes a broken one)."""
-        from glalign.train import completed_epochs, train
+        from glalign.checkpoint import completed_epochs, latest_checkpoint
+        from glalign.train import train
 
         cfg = self.run_config(domains, lang, alpha)
-        key = json.dumps({k: v for k, v in asdict(cfg).items() if k not in ("out", "data", "device")}, sort_keys=True)
+        key = json.dumps({"profile": cfg.profile, **{k: v for k, v in cfg.flat().items() if k != "data"}},
+                         sort_keys=True)
         key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
         path = self.root / "runs" / f"{'+'.join(domains)}-{lang}-a{alpha:g}-{digest}"
         cfg.out = str(path)
-        if completed_epochs(path) < cfg.epochs:
-            train(cfg, resume=path.exists(), progress=self.progress)
+        if completed_epochs(path) < cfg.optim.epochs:
+            resumable = latest_checkpoint(path) is not None  # the workspace owns its runs: a broken one is redone
+            train(cfg, resume=resumable, overwrite=path.exists() and not resumable, progress=self.progress)
         return path
 
     # ---------------------------------------------------------- evaluation

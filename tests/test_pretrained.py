@@ -6,7 +6,9 @@ import json
 import pytest
 
 from glalign.text.tokenizers import train_tokenizer
-from glalign.train import TrainConfig, load_run, train
+from glalign.config import TrainConfig
+from glalign.model.factory import load_run
+from glalign.train import train
 
 CAPTIONS = ["a man in a red shirt and black pants", "a woman with long hair and a white bag",
             "người đàn ông mặc áo đỏ", "cô gái đi giày trắng"] * 20
@@ -50,7 +52,109 @@ def test_train_from_local_pretrained_folders(kind, lang, clip_folder, synth_a, t
                                   image_encoder=str(clip_folder), text_encoder=str(text_folder), device="cpu")
     run = train(cfg, progress=False)
     saved = json.loads((run / "config.json").read_text())
-    assert saved["train"]["text_kind"] == kind  # inferred from the folder's model_type
-    assert saved["hf_configs"]["vision"]["image_size"] == 32  # the checkpoint's geometry, not the profile's
+    assert saved["text_kind"] == kind  # inferred from the folder's model_type
+    assert saved["vision_config"]["image_size"] == 32  # the checkpoint's geometry, not the profile's
     model, tok, loaded = load_run(run)  # rebuilt from config.json alone, no access to the stand-in folders
-    assert len(tok) == saved["vocab_size"] and loaded.text_encoder == str(text_folder)
+    assert len(tok) == model.text.get_input_embeddings().num_embeddings
+    assert json.loads((run / "train_config.json").read_text())["model"]["text_encoder"] == str(text_folder)
+
+
+def _cfg_from(folder, text_folder=None, **kw):
+    return TrainConfig.for_profile("tiny", data=["unused"], lang="en", image_encoder=str(folder),
+                                   text_encoder=str(text_folder or folder), **kw)
+
+
+def test_clip_heads_and_temperature_start_from_the_checkpoint(clip_folder):
+    """Fix 2: a CLIP checkpoint's projections and logit scale are kept, so the global similarity
+    at step 0 is CLIP's own (get_image_features / get_text_features)."""
+    import torch
+    from transformers import AutoTokenizer, CLIPModel
+
+    from glalign.model.factory import build_model, resolve_text_kind
+
+    cfg = _cfg_from(clip_folder, embed_dim=8)  # the profile's size gives way to CLIP's projection
+    resolve_text_kind(cfg)
+    tok = AutoTokenizer.from_pretrained(str(clip_folder))
+    model = build_model(cfg, tok).eval()
+    clip = CLIPModel.from_pretrained(str(clip_folder)).eval()
+    assert model.config.embed_dim == 32 and float(model.scale().detach()) == pytest.approx(float(clip.logit_scale.exp()))
+    pixels = torch.randn(2, 3, 32, 32)
+    ids = tok(["a red shirt", "white shoes and a bag"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        ours = model.encode_image(pixels, local=False)[0] @ model.encode_text(ids["input_ids"], ids["attention_mask"]).t()
+        img = torch.nn.functional.normalize(clip.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
+        txt = torch.nn.functional.normalize(clip.get_text_features(**ids).pooler_output, dim=-1)
+    assert torch.allclose(ours, img @ txt.t(), atol=1e-5)
+
+
+def test_dropout_reaches_pretrained_towers(clip_folder, tmp_path):
+    """Fix 3: dropout is set when the towers are built, so their modules use it."""
+    from glalign.model.factory import build_model, resolve_text_kind
+
+    cfg = _cfg_from(clip_folder, dropout=0.1)
+    resolve_text_kind(cfg)
+    model = build_model(cfg, None)
+    attn = model.vision.vision_model.encoder.layers[0].self_attn if hasattr(model.vision, "vision_model") \
+        else model.vision.encoder.layers[0].self_attn
+    assert model.config.vision_config.attention_dropout == 0.1 and attn.dropout == 0.1
+    assert model.config.text_config.dropout == 0.1
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(clip_folder, tmp_path):
+    """Fix 1: GPT-2 weights are never made up from a CLIP checkpoint; a folder that is not a
+    model and a path that does not exist are named as such."""
+    from transformers import GPT2Model
+
+    from glalign.errors import GlalignError
+    from glalign.model.encoders import _load, text_kind_of
+
+    with pytest.raises(GlalignError, match="lacks .* weight"):
+        _load(GPT2Model, str(clip_folder))
+    assert text_kind_of(str(clip_folder)) == "clip"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GlalignError, match="holds no config.json"):
+        text_kind_of(str(tmp_path / "empty"))
+    with pytest.raises(GlalignError, match="does not exist"):
+        text_kind_of("/nonexistent/model")
+
+
+def test_text_kind_word_on_a_pretrained_profile_names_that_kind(run_cli, synth_a, tmp_path):
+    """`--profile paper --text-encoder gpt2` asks for GPT-2's own checkpoint (not CLIP's as GPT-2)."""
+    res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r", "--profile", "paper",
+                  "--text-encoder", "gpt2", "--image-encoder", "small")
+    assert res.returncode == 2 and "'gpt2' is not available on this machine" in res.stderr, res.stderr
+
+
+def test_max_length_is_capped_at_the_encoder_context(clip_folder):
+    from glalign.model.factory import build_model, resolve_text_kind
+
+    cfg = _cfg_from(clip_folder, max_length=500)
+    resolve_text_kind(cfg)
+    with pytest.warns(UserWarning, match="captions are cut at 64 tokens"):
+        model = build_model(cfg, None)
+    assert model.config.max_length == 64
+
+
+def test_losses_are_fp32_under_bf16_autocast(monkeypatch):
+    """Fix 4: the encoders may run in bf16; the logits and losses never do."""
+    import torch
+
+    import glalign.model.task as task_mod
+    from glalign.config import TrainConfig as TC
+    from glalign.model.factory import build_model
+    from glalign.text.tokenizers import train_tokenizer
+
+    monkeypatch.setattr(task_mod, "autocast_for", lambda device: torch.autocast("cpu", dtype=torch.bfloat16))
+    tok = train_tokenizer(CAPTIONS, "clip", vocab_size=300)
+    model = build_model(TC.for_profile("tiny", data=["unused"], lang="en"), tok)
+    seen = []
+    real_ce = task_mod.symmetric_ce
+    monkeypatch.setattr(task_mod, "symmetric_ce", lambda i, t, s, p: seen.append((i.dtype, t.dtype, s.dtype))
+                        or real_ce(i, t, s, p))
+    b = 4
+    ids = tok(CAPTIONS[:b], padding=True, return_tensors="pt")
+    batch = {"pixels": torch.randn(b, 3, 48, 48), "present": torch.ones(b, 5, dtype=torch.bool),
+             "weights": torch.rand(b, 5, 36), "input_ids": ids["input_ids"], "attention_mask": ids["attention_mask"],
+             "labels": torch.arange(b)}
+    out = task_mod.GLAlignTask(model, 1.0)(batch)
+    assert seen and all(d == torch.float32 for d in seen[0]) and out["loss"].dtype == torch.float32

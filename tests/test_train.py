@@ -7,7 +7,10 @@ import torch
 from safetensors.torch import load_file
 
 from glalign.errors import GlalignError
-from glalign.train import TrainConfig, completed_epochs, load_run, train
+from glalign.checkpoint import completed_epochs
+from glalign.config import TrainConfig
+from glalign.model.factory import load_run
+from glalign.train import train
 
 
 def _cfg(data, out, **kw):
@@ -21,10 +24,12 @@ def _same_weights(a, b):
 
 def test_run_folder_contents(tiny_run):
     names = {p.name for p in tiny_run.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer", "history.csv", "checkpoint"} <= names
+    assert {"config.json", "model.safetensors", "tokenizer", "history.csv", "train_config.json", "checkpoints"} <= names
     assert not any(p.suffix in (".pt", ".pth", ".pkl", ".bin") for p in tiny_run.rglob("*"))
     cfg = json.loads((tiny_run / "config.json").read_text())
-    assert cfg["train"]["alpha"] == 0.5 and "vision" in cfg["hf_configs"]
+    assert cfg["model_type"] == "glalign" and cfg["alpha"] == 0.5 and cfg["vision_config"]["image_size"] == 48
+    assert json.loads((tiny_run / "train_config.json").read_text())["optim"]["epochs"] == 4
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["epoch-0004", "latest"]
     assert completed_epochs(tiny_run) == 4
 
 
@@ -39,7 +44,7 @@ def test_same_seed_same_weights_and_resume_matches(synth_a, tmp_path):
     train(cfg, resume=True, progress=False)
     assert completed_epochs(half) == 2
     assert _same_weights(full, half)
-    with pytest.raises(GlalignError, match="already holds a run"):
+    with pytest.raises(GlalignError, match="already holds a finished run"):
         train(cfg, progress=False)
 
 
@@ -67,7 +72,7 @@ def test_other_text_kinds_train(synth_a, tmp_path, kind):
                                   epochs=1, text_kind=kind, region_mode="crop" if kind == "gpt2" else "pool")
     run = train(cfg, progress=False)
     model, tok, loaded = load_run(run)
-    assert loaded.text_kind == kind and loaded.region_mode == cfg.region_mode
+    assert loaded.text_kind == kind and loaded.region_mode == cfg.model.region_mode
 
 
 def test_cli_train_and_evaluate(run_cli, synth_a, tmp_path, tiny_run):
@@ -117,23 +122,23 @@ def test_cli_train_config_file_and_flags(run_cli, synth_a, tmp_path):
     res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r", "--profile", "tiny",
                   "--config", conf, "--batch-size", "24", "--quiet")
     assert res.returncode == 0, res.stderr
-    saved = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
+    saved = json.loads((tmp_path / "r" / "train_config.json").read_text())["optim"]
     assert (saved["epochs"], saved["alpha"], saved["batch_size"]) == (1, 1.0, 24)  # flags override the file
     conf.write_text("{epochs: 1")
     res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r2", "--config", conf)
     assert res.returncode == 2 and "malformed JSON" in res.stderr
     conf.write_text(json.dumps({"epochz": 3}))
     res = run_cli("train", "--data", synth_a, "--lang", "en", "--out", tmp_path / "r3", "--config", conf)
-    assert res.returncode == 2 and "unknown training option(s): epochz" in res.stderr
+    assert res.returncode == 2 and "unknown training setting(s) epochz" in res.stderr
 
 
-def test_load_run_names_unknown_settings(tiny_run, tmp_path):
+def test_load_run_refuses_a_hand_edited_config(tiny_run, tmp_path):
     import shutil
 
-    copy = tmp_path / "old-run"
+    copy = tmp_path / "edited-run"
     shutil.copytree(tiny_run, copy)
     cfg = json.loads((copy / "config.json").read_text())
-    cfg["train"]["extra"] = {}
+    cfg["region_mode"] = "squares"
     (copy / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(GlalignError, match=r"settings this version does not know \(extra\)"):
+    with pytest.raises(GlalignError, match=r"invalid GLAlign config .*region_mode must be one of pool, crop"):
         load_run(copy)

@@ -20,8 +20,6 @@ from glalign.errors import GlalignError, ModelNotAvailableError
 
 TEXT_KINDS = ("clip", "gpt2", "phobert")
 POOLING = {"clip": "last", "gpt2": "last", "phobert": "first"}
-DEFAULT_NAMES = {"image": "openai/clip-vit-base-patch32", "clip": "openai/clip-vit-base-patch32",
-                 "gpt2": "gpt2", "phobert": "vinai/phobert-base"}
 
 
 @dataclass
@@ -46,16 +44,75 @@ def _not_available(name: str, exc: Exception) -> ModelNotAvailableError:
         f"({type(exc).__name__})")
 
 
-def _load(cls, name: str, **kwargs):
+# config attributes that carry dropout, per architecture (passed when the model is built)
+DROPOUT_KEYS = {"clip_vision_model": ("dropout", "attention_dropout"), "clip": ("dropout", "attention_dropout"),
+                "clip_text_model": ("dropout", "attention_dropout"),
+                "gpt2": ("resid_pdrop", "embd_pdrop", "attn_pdrop"),
+                "roberta": ("hidden_dropout_prob", "attention_probs_dropout_prob")}
+KIND_OF_MODEL_TYPE = {"clip": "clip", "clip_text_model": "clip", "gpt2": "gpt2", "roberta": "phobert"}
+
+
+def _source(name: str) -> str:
+    """A folder path as a string, or a hub name to look up in the local cache; a path that does
+    not exist, or a folder that is not a model, is named as such (not as a bad repo id)."""
     path = Path(name).expanduser()
-    if name.startswith((".", "/", "~")) and not path.exists():
+    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+    if path.exists():
+        if path.is_dir() and not (path / "config.json").exists():
+            raise GlalignError(f"model folder {name} holds no config.json: it is not a transformers model folder "
+                               "(save one with `model.save_pretrained(DIR)`)")
+        if not path.is_dir():
+            raise GlalignError(f"{name} is a file; pass the model's folder (the one with config.json)")
+        return str(path)
+    if looks_like_path:
         raise GlalignError(f"model folder {name} does not exist")
+    return name
+
+
+def load_config(name: str):
+    """The transformers config of a folder or a cached hub name, offline."""
+    from transformers import AutoConfig
+
+    source = _source(name)
     try:
-        return cls.from_pretrained(str(path) if path.exists() else name, local_files_only=True, **kwargs)
+        return AutoConfig.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as exc:
-        if path.exists():
+        if Path(source).exists():
+            raise GlalignError(f"{name}: cannot read its config.json ({exc})") from None
+        raise _not_available(name, exc) from None
+
+
+def text_kind_of(name: str) -> str:
+    """clip | gpt2 | phobert, from the checkpoint's own model_type (a name or a folder)."""
+    model_type = load_config(name).model_type
+    if model_type not in KIND_OF_MODEL_TYPE:
+        raise GlalignError(f"{name} is a {model_type!r} model; the text encoder must be a CLIP, GPT-2 or "
+                           "RoBERTa (PhoBERT) checkpoint")
+    return KIND_OF_MODEL_TYPE[model_type]
+
+
+def _load(cls, name: str, dropout: float | None = None, **kwargs):
+    """from_pretrained offline; refuses a checkpoint that lacks weights the model needs (transformers
+    would only log a warning and start them at random)."""
+    source = _source(name)
+    config = load_config(name)  # names a missing folder/model clearly before anything else
+    try:
+        own = cls.config_class.from_pretrained(source, local_files_only=True)  # e.g. the vision part of a CLIP
+        if dropout is not None:
+            for key in DROPOUT_KEYS.get(own.model_type, ()):
+                setattr(own, key, dropout)
+        model, info = cls.from_pretrained(source, config=own, local_files_only=True, output_loading_info=True,
+                                          **kwargs)
+    except (OSError, ValueError) as exc:
+        if Path(source).exists():
             raise GlalignError(f"{name}: not a {cls.__name__} checkpoint ({exc})") from None
         raise _not_available(name, exc) from None
+    missing = [k for k in info.get("missing_keys", ()) if "position_ids" not in k]
+    if missing:
+        raise GlalignError(f"{name} is a {config.model_type!r} checkpoint that lacks {len(missing)} weight(s) a "
+                           f"{cls.__name__} needs (e.g. {missing[0]}); it would start from random weights. Pass "
+                           "a checkpoint of that architecture")
+    return model
 
 
 def build_image_encoder(spec: EncoderSpec):
@@ -69,8 +126,7 @@ def build_image_encoder(spec: EncoderSpec):
                                attention_dropout=spec.dropout, projection_dim=spec.hidden)
         model = CLIPVisionModel(cfg)
     else:
-        model = _load(CLIPVisionModel, spec.source)
-        model.config.dropout = spec.dropout
+        model = _load(CLIPVisionModel, spec.source, dropout=spec.dropout)
     c = model.config
     grid = c.image_size // c.patch_size
     return model, c.hidden_size, (grid, grid), c.image_size
@@ -107,9 +163,19 @@ def build_text_encoder(kind: str, spec: EncoderSpec, vocab_size: int | None = No
     else:
         cls = {"clip": CLIPTextModel, "gpt2": GPT2Model, "phobert": RobertaModel}[kind]
         # RoBERTa's pooler is unused (we pool the first token ourselves) and would not survive a reload
-        model = _load(cls, spec.source, **({"add_pooling_layer": False} if kind == "phobert" else {}))
+        model = _load(cls, spec.source, dropout=spec.dropout,
+                      **({"add_pooling_layer": False} if kind == "phobert" else {}))
     hidden = getattr(model.config, "hidden_size", None) or model.config.n_embd
     return model, hidden
+
+
+def text_context(config) -> int:
+    """How many tokens the text tower can read (CLIP 77, RoBERTa/PhoBERT 256, GPT-2 1024)."""
+    if config.model_type == "gpt2":
+        return config.n_positions
+    if config.model_type == "roberta":  # positions start after the padding index
+        return config.max_position_embeddings - (config.pad_token_id or 0) - 1
+    return config.max_position_embeddings
 
 
 def pool_text(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:

@@ -1,0 +1,162 @@
+"""Run folders and their checkpoints, written so that no crash loses a finished epoch.
+
+    RUN/config.json, model.safetensors   the model (GLAlignModel.save_pretrained): what inference reads
+    RUN/train_config.json, history.csv   training settings and one row per epoch
+    RUN/tokenizer/                       the tokenizer
+    RUN/checkpoints/epoch-NNNN/          the same files plus optimizer.safetensors and trainer_state.json
+    RUN/checkpoints/latest               the name of the newest complete checkpoint
+
+An epoch is written into a staging folder, renamed into checkpoints/ (one atomic step), and only
+then does `latest` move to it (another atomic step); the top-level files are then replaced one
+by one (each atomically, hard links into the checkpoint where the file system allows). A kill at
+any moment leaves `latest` naming a complete checkpoint. Everything is safetensors and JSON,
+never a pickle."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from glalign.errors import GlalignError
+from glalign.io import atomic_path, publish_mode, write_json, write_text
+
+TOP_FILES = ("config.json", "model.safetensors", "train_config.json", "history.csv")
+RUN_FILES = (*TOP_FILES, "tokenizer", "checkpoints")
+
+
+def _save_tensors(path: Path, tensors: dict) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+
+
+def _optimizer_to_flat(opt) -> tuple[dict, dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {"param_groups": sd["param_groups"], "state": {}}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{idx}.{k}"] = v
+            else:
+                scalars["state"].setdefault(str(idx), {})[k] = v
+    return tensors, scalars
+
+
+def _optimizer_from_flat(opt, tensors: dict, scalars: dict) -> None:
+    state: dict = {}
+    for key, v in tensors.items():
+        idx, k = key.split(".", 1)
+        state.setdefault(int(idx), {})[k] = v
+    for idx, st in scalars["state"].items():
+        state.setdefault(int(idx), {}).update(st)
+    opt.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
+
+
+def latest_checkpoint(run) -> Path | None:
+    pointer = Path(run) / "checkpoints" / "latest"
+    if not pointer.exists():
+        return None
+    path = pointer.parent / pointer.read_text(encoding="utf-8").strip()
+    return path if (path / "trainer_state.json").exists() else None
+
+
+def completed_epochs(run) -> int:
+    ckpt = latest_checkpoint(run)
+    if ckpt is None:
+        return 0
+    try:
+        return int(json.loads((ckpt / "trainer_state.json").read_text())["epoch"]) + 1
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GlalignError(f"{ckpt / 'trainer_state.json'} is damaged ({type(exc).__name__}); the run cannot be "
+                           "resumed: train it again with --overwrite") from None
+
+
+def is_run_folder(run: Path) -> bool:
+    return any((run / name).exists() for name in RUN_FILES)
+
+
+def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history: list[dict], train_config: dict,
+                    tokenizer=None) -> Path:
+    """Publish epoch `epoch` (0-based) of a run; returns its checkpoint folder."""
+    import pandas as pd
+
+    run.mkdir(parents=True, exist_ok=True)
+    ckpts = run / "checkpoints"
+    ckpts.mkdir(exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=ckpts))
+    try:
+        from glalign.model.factory import quiet_transformers
+
+        with quiet_transformers():
+            model.save_pretrained(str(stage))  # config.json + model.safetensors
+        tensors, scalars = _optimizer_to_flat(opt)
+        _save_tensors(stage / "optimizer.safetensors", tensors)
+        (stage / "trainer_state.json").write_text(json.dumps(
+            {"epoch": epoch, "scheduler_step": sched_step, "optimizer": scalars}, indent=1))
+        pd.DataFrame(history).to_csv(stage / "history.csv", index=False)
+        (stage / "train_config.json").write_text(json.dumps(train_config, indent=1, ensure_ascii=False))
+        if tokenizer is not None and not (run / "tokenizer").exists():
+            tokenizer.save_pretrained(str(stage / "tokenizer"))
+        publish_mode(stage)
+        final = ckpts / f"epoch-{epoch + 1:04d}"
+        if final.exists():  # a re-run of an epoch that a kill interrupted after the rename
+            shutil.rmtree(final)
+        os.replace(stage, final)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    write_text(ckpts / "latest", final.name + "\n")
+    if (final / "tokenizer").exists():
+        if (run / "tokenizer").exists():
+            shutil.rmtree(run / "tokenizer")
+        shutil.copytree(final / "tokenizer", run / "tokenizer.tmp", dirs_exist_ok=True)
+        os.replace(run / "tokenizer.tmp", run / "tokenizer")
+    for name in TOP_FILES:
+        with atomic_path(run / name) as tmp:
+            tmp.unlink()
+            try:
+                os.link(final / name, tmp)
+            except OSError:
+                shutil.copy2(final / name, tmp)
+    for old in ckpts.iterdir():  # older epochs and staging folders of killed saves
+        if old.is_dir() and old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(ckpt: Path, model, opt) -> tuple[dict, list[dict]]:
+    """Restore model and optimizer from a checkpoint folder; returns (trainer state, history)."""
+    import pandas as pd
+    from safetensors.torch import load_file
+
+    def damaged(name, exc):
+        return GlalignError(f"{ckpt / name} is damaged ({type(exc).__name__}: {str(exc)[:160]}); the run "
+                            "cannot be resumed: train it again with --overwrite")
+    try:
+        state = json.loads((ckpt / "trainer_state.json").read_text())
+        state["epoch"], state["scheduler_step"], state["optimizer"]  # noqa: B018 (all three are needed)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise damaged("trainer_state.json", exc) from None
+    try:
+        model.load_state_dict(load_file(str(ckpt / "model.safetensors")))
+    except Exception as exc:  # safetensors' own errors on a truncated file
+        raise damaged("model.safetensors", exc) from None
+    try:
+        _optimizer_from_flat(opt, load_file(str(ckpt / "optimizer.safetensors")), state["optimizer"])
+    except Exception as exc:
+        raise damaged("optimizer.safetensors", exc) from None
+    try:
+        history = pd.read_csv(ckpt / "history.csv").to_dict("records")
+    except Exception as exc:  # empty or garbled CSV
+        raise damaged("history.csv", exc) from None
+    if len(history) != state["epoch"] + 1:
+        raise damaged("history.csv", ValueError(f"{len(history)} rows for {state['epoch'] + 1} epochs"))
+    return state, history
+
+
+def write_train_config(run: Path, train_config: dict) -> None:
+    write_json(run / "train_config.json", train_config)

@@ -1,0 +1,211 @@
+"""Training settings, in three groups: what data, what model, how to optimise.
+
+Users write them flat (CLI flags, a JSON `--config` file, the PROFILES presets); `TrainConfig`
+sorts each key into its group and validates every value, naming where it came from. A run saves
+them as train_config.json; the model's architecture itself lives in the run's config.json
+(GLAlignConfig), which is all that inference needs."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glalign.errors import GlalignError
+
+PROFILES = {
+    # Smallest thing that learns: notebook defaults and tests.
+    "tiny": dict(image_size=48, patch_size=8, vision_hidden=64, vision_layers=2, text_hidden=64, text_layers=2,
+                 heads=2, embed_dim=64, max_length=48, vocab_size=600, epochs=2, batch_size=32, lr=1e-3,
+                 weight_decay=0.01, warmup_fraction=0.1, dropout=0.0),
+    # Small models from scratch on the CPU (the embedded default): AdamW at 5e-4 with warmup and
+    # cosine decay trains these from random weights; the paper's 5e-6 is for fine-tuning CLIP.
+    # Sized so the whole scenario grid trains in minutes on 2 CPU cores (bench: `glalign bench train`).
+    "synthpedes": dict(image_size=64, patch_size=8, vision_hidden=96, vision_layers=3, text_hidden=96,
+                       text_layers=2, heads=4, embed_dim=96, max_length=64, vocab_size=1500, epochs=6,
+                       batch_size=64, lr=1e-3, weight_decay=0.05, warmup_fraction=0.1, dropout=0.1),
+    # The paper's setting (Section 4.1.2): ViT-B/32 at 224, 20 epochs, lr 5e-6, batch 32, wd 0.01, dropout 0.1.
+    "paper": dict(image_encoder="openai/clip-vit-base-patch32", text_encoder="openai/clip-vit-base-patch32",
+                  image_size=224, patch_size=32, embed_dim=512, max_length=77, epochs=20, batch_size=32, lr=5e-6,
+                  weight_decay=0.01, warmup_fraction=0.0, dropout=0.1),
+}
+# What a text-kind word means when the profile starts from pretrained weights (`--text-encoder gpt2`).
+DEFAULT_NAMES = {"clip": "openai/clip-vit-base-patch32", "gpt2": "gpt2", "phobert": "vinai/phobert-base"}
+LANGS = ("en", "vi")
+FORMATS = ("auto", "cuhk-pedes", "icfg-pedes", "rstpreid", "vn3k", "manifest")
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both accept this range
+
+
+@dataclass
+class DataSettings:
+    data: list[str] = field(default_factory=list)
+    lang: str = "en"
+    format: str = "auto"
+    lexicon_mode: str = "extended"
+    flip: bool = True
+
+
+@dataclass
+class ModelSettings:
+    image_encoder: str = "small"  # "small" (from scratch) or a CLIP model folder / cached hub name
+    text_encoder: str = "small"   # "small" or a model folder / cached hub name
+    text_kind: str = "clip"       # clip | gpt2 | phobert
+    image_size: int = 64
+    patch_size: int = 8
+    vision_hidden: int = 96
+    vision_layers: int = 3
+    text_hidden: int = 96
+    text_layers: int = 2
+    heads: int = 4
+    embed_dim: int = 96
+    max_length: int = 64
+    vocab_size: int = 1500
+    dropout: float = 0.1
+    region_mode: str = "pool"
+
+
+@dataclass
+class OptimSettings:
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.1
+    alpha: float = 0.5
+    seed: int = 0
+
+
+GROUPS = {"data": DataSettings, "model": ModelSettings, "optim": OptimSettings}
+_CHOICES = {"lang": LANGS, "format": FORMATS, "lexicon_mode": ("paper", "extended"),
+            "text_kind": ("clip", "gpt2", "phobert"), "region_mode": ("pool", "crop")}
+# (low, high, low inclusive, high inclusive) for numbers
+_RANGES = {"epochs": (1, 10_000, True, True), "batch_size": (1, 1 << 20, True, True),
+           "lr": (0.0, 10.0, False, True), "weight_decay": (0.0, 10.0, True, True),
+           "warmup_fraction": (0.0, 1.0, True, False), "alpha": (0.0, 1.0, True, True),
+           "dropout": (0.0, 1.0, True, False), "seed": (0, MAX_SEED, True, True),
+           **{k: (1, 1 << 16, True, True) for k in ("image_size", "patch_size", "vision_hidden", "vision_layers",
+                                                    "text_hidden", "text_layers", "heads", "embed_dim",
+                                                    "max_length", "vocab_size")}}
+
+
+def _check(name: str, value, kind, where: str):
+    """The value, converted where lossless (an int for a float field), or a GlalignError."""
+    bad = lambda want: GlalignError(f"{where}: {name} must be {want}, got {value!r}")  # noqa: E731
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("a whole number")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise bad("a finite number")
+    elif kind is str:
+        if not isinstance(value, str) or not value:
+            raise bad("a non-empty string")
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise bad(f"one of {', '.join(_CHOICES[name])}")
+    elif name == "data":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise bad("a non-empty list of dataset folders")
+    if name in _RANGES:
+        lo, hi, lo_in, hi_in = _RANGES[name]
+        if value < lo or value > hi or (value == lo and not lo_in) or (value == hi and not hi_in):
+            raise bad(f"in {'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}")
+    return value
+
+
+_TYPES = {"list[str]": list, "str": str, "int": int, "float": float, "bool": bool}
+
+
+@dataclass
+class TrainConfig:
+    out: str
+    data: DataSettings
+    model: ModelSettings
+    optim: OptimSettings
+    profile: str = "synthpedes"
+    device: str = "auto"
+    world_size: int = 1
+
+    @classmethod
+    def from_flat(cls, values: dict, out: str = "", profile: str = "synthpedes", device: str = "auto",
+                  where: str = "settings") -> "TrainConfig":
+        """Sort flat keys into their groups, validating each; unknown keys are refused."""
+        if not isinstance(values, dict):
+            raise GlalignError(f"{where}: expected a JSON object of settings, got {type(values).__name__}")
+        groups = {name: {} for name in GROUPS}
+        owner = {f.name: (g, f.type) for g, c in GROUPS.items() for f in dataclasses.fields(c)}
+        unknown = sorted(set(values) - set(owner))
+        if unknown:
+            raise GlalignError(f"{where}: unknown training setting(s) {', '.join(unknown)}; known: "
+                               f"{', '.join(sorted(owner))}")
+        for key, value in values.items():
+            group, kind = owner[key]
+            groups[group][key] = _check(key, value, _TYPES[kind], where)
+        return cls(out=out, profile=profile, device=device,
+                   **{g: GROUPS[g](**groups[g]) for g in GROUPS})
+
+    @classmethod
+    def for_profile(cls, profile: str, out: str = "", device: str = "auto", where: str = "settings",
+                    **overrides) -> "TrainConfig":
+        if profile not in PROFILES:
+            raise GlalignError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls.from_flat(values, out=out, profile=profile, device=device, where=where)
+
+    @classmethod
+    def from_cli(cls, args) -> "TrainConfig":
+        file_values, where = {}, "command line"
+        if args.config:
+            where = f"{args.config} or the command line"
+            try:
+                file_values = json.loads(Path(args.config).read_text(encoding="utf-8"))
+            except (FileNotFoundError, IsADirectoryError):
+                raise GlalignError(f"config file {args.config} does not exist") from None
+            except UnicodeDecodeError:
+                raise GlalignError(f"config file {args.config} is not UTF-8 text") from None
+            except json.JSONDecodeError as exc:
+                raise GlalignError(f"{args.config}: malformed JSON ({exc.msg}, line {exc.lineno})") from None
+            if not isinstance(file_values, dict):
+                raise GlalignError(f"{args.config}: expected a JSON object of settings, "
+                                   f"got {type(file_values).__name__}")
+        text = args.text_encoder
+        pretrained_text = {**PROFILES.get(args.profile, {}), **file_values}.get("text_encoder", "small") != "small"
+        flags = dict(data=args.data, lang=args.lang, format=args.format, epochs=args.epochs,
+                     batch_size=args.batch_size, lr=args.lr, alpha=args.alpha, region_mode=args.region_mode,
+                     seed=args.seed, image_encoder=args.image_encoder)
+        if text in DEFAULT_NAMES:
+            flags["text_kind"] = text
+            if pretrained_text:  # a pretrained profile: the kind's own checkpoint, never CLIP's weights as GPT-2
+                flags["text_encoder"] = DEFAULT_NAMES[text]
+        elif text:
+            flags["text_encoder"] = text
+        return cls.for_profile(args.profile, out=args.out, device=args.device, where=where,
+                               **{**file_values, **{k: v for k, v in flags.items() if v is not None}})
+
+    def flat(self) -> dict:
+        return {k: v for g in GROUPS for k, v in dataclasses.asdict(getattr(self, g)).items()}
+
+    def to_dict(self) -> dict:
+        return {"profile": self.profile, "world_size": self.world_size,
+                **{g: dataclasses.asdict(getattr(self, g)) for g in GROUPS}}
+
+    @classmethod
+    def from_dict(cls, saved: dict, out: str = "", where: str = "train_config.json") -> "TrainConfig":
+        if not isinstance(saved, dict) or not all(isinstance(saved.get(g), dict) for g in GROUPS):
+            raise GlalignError(f"{where}: not a glalign training configuration (no data/model/optim groups)")
+        flat = {k: v for g in GROUPS for k, v in saved[g].items()}
+        cfg = cls.from_flat(flat, out=out, profile=saved.get("profile", "synthpedes"), where=where)
+        cfg.world_size = saved.get("world_size", 1)
+        return cfg
+
+    def differences(self, other: "TrainConfig") -> list[str]:
+        """Settings that differ (what --resume may not change)."""
+        mine, theirs = self.flat(), other.flat()
+        return [f"{k}: {theirs[k]!r} -> {mine[k]!r}" for k in mine if mine[k] != theirs[k]]

@@ -1,0 +1,64 @@
+"""GLAlignConfig: the architecture of a GLAlign model as a transformers config.
+
+Like transformers' VisionTextDualEncoderConfig, it holds the two towers' own configs as
+sub-configs (any CLIP vision config; a CLIP text, GPT-2 or RoBERTa/PhoBERT config), so a run
+folder is a transformers model folder: `GLAlignModel.from_pretrained(RUN)` and
+`transformers.AutoModel.from_pretrained(RUN)` read it. Beside the architecture it records what
+inference needs to treat queries as training did (caption language, token budget, lexicon mode,
+the default fusion weight)."""
+from __future__ import annotations
+
+import math
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+TEXT_KINDS = ("clip", "gpt2", "phobert")
+REGION_MODES = ("pool", "crop")
+LANGS = ("en", "vi")
+LEXICON_MODES = ("paper", "extended")
+
+
+@strict
+class GLAlignConfig(PreTrainedConfig):
+    """text_kind picks the text pooling (clip: EOT token, gpt2: last real token, phobert: first
+    token on word-segmented input); region_mode picks how part regions are embedded (pool: patch
+    tokens averaged inside each part mask; crop: each part through the ViT)."""
+
+    model_type = "glalign"
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="clip_vision_model"),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="clip_text_model"),
+    }
+
+    vision_config: PreTrainedConfig | dict | None = None
+    text_config: PreTrainedConfig | dict | None = None
+    text_kind: str = "clip"
+    embed_dim: int = 512
+    region_mode: str = "pool"
+    logit_scale_init_value: float = math.log(1 / 0.07)
+    max_length: int = 77
+    lang: str = "en"
+    lexicon_mode: str = "extended"
+    alpha: float = 0.5
+
+    def validate_architecture(self):
+        super().validate_architecture()
+        for name, value, allowed in (("text_kind", self.text_kind, TEXT_KINDS),
+                                     ("region_mode", self.region_mode, REGION_MODES),
+                                     ("lang", self.lang, LANGS), ("lexicon_mode", self.lexicon_mode, LEXICON_MODES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.embed_dim <= 0 or self.max_length <= 0:
+            raise ValueError("embed_dim and max_length must be positive")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], not {self.alpha}")
+
+    @property
+    def vision_hidden(self) -> int:
+        return self.vision_config.hidden_size
+
+    @property
+    def text_hidden(self) -> int:
+        return getattr(self.text_config, "hidden_size", None) or self.text_config.n_embd

@@ -1,0 +1,161 @@
+"""Building a GLAlign model for training, and loading a trained run for inference.
+
+`build_model` starts each tower from a small config (trained from scratch) or from a pretrained
+checkpoint (a folder, or a hub name in the local cache); `load_run` reads a run folder with
+`GLAlignModel.from_pretrained` and its tokenizer. Runs written before the model became a
+transformers model (config.json with "train" and "hf_configs") are converted on read. Nothing
+here imports the training loop, so evaluation and search stay light."""
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from glalign.errors import GlalignError
+from glalign.model.configuration import GLAlignConfig
+from glalign.model.encoders import (EncoderSpec, _load, build_image_encoder, build_text_encoder, load_config,
+                                    text_context, text_kind_of)
+from glalign.model.glalign import GLAlignModel
+
+
+def build_model(cfg, tokenizer=None) -> GLAlignModel:
+    """A new model for a TrainConfig: towers from scratch ('small') or from pretrained checkpoints.
+    From a CLIP checkpoint the global heads and the logit scale start from CLIP's own projections
+    and temperature (the local heads from copies of them), so the joint space is kept at step 0."""
+    m = cfg.model
+    vision, _, _, _ = build_image_encoder(EncoderSpec(
+        source=m.image_encoder, hidden=m.vision_hidden, layers=m.vision_layers, heads=m.heads,
+        image_size=m.image_size, patch_size=m.patch_size, dropout=m.dropout))
+    text, _ = build_text_encoder(m.text_kind, EncoderSpec(
+        source=m.text_encoder, hidden=m.text_hidden, layers=m.text_layers, heads=m.heads,
+        max_length=m.max_length, dropout=m.dropout),
+        vocab_size=len(tokenizer) if tokenizer is not None else None,
+        pad_id=tokenizer.pad_token_id if tokenizer is not None else 0)
+    context = text_context(text.config)
+    if m.max_length > context:
+        warnings.warn(f"max_length {m.max_length} is more than {m.text_encoder} can read; captions are cut at "
+                      f"{context} tokens", stacklevel=2)
+        m.max_length = context
+    clip = _clip_heads(m.image_encoder, vision.config.hidden_size)
+    if clip is not None:
+        m.embed_dim = clip["visual_projection.weight"].shape[0]
+    config = GLAlignConfig(vision_config=vision.config, text_config=text.config, text_kind=m.text_kind,
+                           embed_dim=m.embed_dim, region_mode=m.region_mode, max_length=m.max_length,
+                           lang=cfg.data.lang, lexicon_mode=cfg.data.lexicon_mode, alpha=cfg.optim.alpha)
+    model = GLAlignModel(config, vision=vision, text=text)
+    if clip is not None:
+        with torch.no_grad():
+            model.image_proj.weight.copy_(clip["visual_projection.weight"])
+            model.region_proj.weight.copy_(clip["visual_projection.weight"])
+            model.logit_scale.copy_(clip["logit_scale"])
+            text_heads = _clip_heads(m.text_encoder, text.config.hidden_size, "text_projection.weight")
+            if text_heads is not None and text_heads["text_projection.weight"].shape[0] == m.embed_dim:
+                model.text_proj.weight.copy_(text_heads["text_projection.weight"])
+                model.phrase_proj.weight.copy_(text_heads["text_projection.weight"])
+    return model
+
+
+def _clip_heads(source: str, hidden: int, key: str = "visual_projection.weight") -> dict | None:
+    """CLIP's projection (and logit scale) from a full CLIPModel checkpoint, or None when the
+    source is small, not a CLIPModel, or its projection does not fit the tower."""
+    if source == "small" or load_config(source).model_type != "clip":
+        return None
+    from transformers import CLIPModel
+
+    with quiet_transformers():
+        clip = _load(CLIPModel, source)
+    heads = {key: getattr(clip, key.split(".")[0]).weight.detach().clone(),
+             "logit_scale": clip.logit_scale.detach().clone()}
+    return heads if heads[key].shape[1] == hidden else None
+
+
+def resolve_text_kind(cfg) -> None:
+    """A pretrained text encoder's kind comes from its own config (a GPT-2 folder is never pooled
+    or tokenised as CLIP)."""
+    if cfg.model.text_encoder != "small":
+        cfg.model.text_kind = text_kind_of(cfg.model.text_encoder)
+
+
+def model_geometry(model) -> tuple[int, tuple[int, int]]:
+    c = model.config.vision_config
+    g = c.image_size // c.patch_size
+    return c.image_size, (g, g)
+
+
+def text_view_for(kind: str, lang: str, texts: list[str]):
+    """PhoBERT reads word-segmented Vietnamese; the segmentation is done once per caption."""
+    if kind == "phobert" and lang == "vi":
+        from glalign.text.tokenizers import segment_vietnamese
+
+        table = dict(zip(texts, segment_vietnamese(texts)))
+        return lambda t: table.get(t) or segment_vietnamese([t])[0]
+    return None
+
+
+def _legacy_config(saved: dict, where: Path) -> GLAlignConfig:
+    """config.json of a run written before GLAlignConfig: {"train": {...flat...}, "hf_configs": {...}}."""
+    from transformers import AutoConfig
+
+    train, hf = saved["train"], saved["hf_configs"]
+    try:
+        return GLAlignConfig(vision_config=AutoConfig.for_model(**hf["vision"]),
+                             text_config=AutoConfig.for_model(**hf["text"]), text_kind=train["text_kind"],
+                             embed_dim=train["embed_dim"], region_mode=train["region_mode"],
+                             max_length=train["max_length"], lang=train["lang"],
+                             lexicon_mode=train.get("lexicon_mode", "extended"), alpha=float(train["alpha"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GlalignError(f"{where}: an older run's config.json that cannot be converted ({exc}); retrain it") from None
+
+
+def read_run_config(run: Path) -> GLAlignConfig:
+    path = run / "config.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GlalignError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain the run") from None
+    if isinstance(saved, dict) and "hf_configs" in saved and "train" in saved:
+        return _legacy_config(saved, path)
+    if not isinstance(saved, dict) or saved.get("model_type") != "glalign":
+        raise GlalignError(f"{path} is not a GLAlign run's config (model_type {saved.get('model_type') if isinstance(saved, dict) else None!r})")
+    try:
+        return GLAlignConfig.from_dict(saved)
+    except Exception as exc:  # strict validation: any hand-edited field that does not hold
+        raise GlalignError(f"{path}: invalid GLAlign config ({str(exc).splitlines()[-1].strip()})") from None
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """No 'Loading weights' / 'Writing model shards' bars from transformers for our own small files."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+def load_run(run, device: str = "cpu"):
+    """(model, tokenizer, GLAlignConfig) from a run folder, on `device`, in eval mode."""
+    from glalign.device import resolve_device
+    from glalign.text.tokenizers import load_tokenizer
+
+    run = Path(run)
+    if not (run / "config.json").exists() or not (run / "model.safetensors").exists():
+        raise GlalignError(f"{run} is not a trained run (no config.json / model.safetensors); train one with "
+                           "`glalign train`")
+    config = read_run_config(run)
+    try:
+        with quiet_transformers():
+            model = GLAlignModel.from_pretrained(str(run), config=config, local_files_only=True)
+    except Exception as exc:  # safetensors raises its own errors on a truncated or foreign file
+        raise GlalignError(f"{run / 'model.safetensors'} cannot be loaded ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:200]}); the file is damaged or from another model: retrain "
+                           "or restore it") from None
+    tokenizer = load_tokenizer(run / "tokenizer", config.text_kind)
+    return model.to(resolve_device(device)).eval(), tokenizer, config
