@@ -8,11 +8,19 @@ Supported layouts (image paths are relative to DIR/imgs unless a manifest gives 
   manifest    DIR/manifest.csv or DIR/manifest.jsonl: one row per caption with image, id, caption, split
 
 A language variant sits beside the main file as reid_raw_<lang>.json (SynthPEDES writes one;
-CUHK-PEDES-VN can be placed the same way). Part label maps, when present, are DIR/parsing/<file_path>."""
+CUHK-PEDES-VN can be placed the same way). Part label maps, when present, are DIR/parsing/<file_path>.
+A file_path must stay inside DIR; every image is opened through open_image (symlink and
+decompression-bomb checks); asking for a language the captions are not in is refused."""
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
+import os
+import re
+import stat
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +36,7 @@ _JSON_FILES = {
     "rstpreid": ("data_captions.json",),
 }
 _PATH_KEY = {"cuhk-pedes": "file_path", "vn3k": "file_path", "icfg-pedes": "file_path", "rstpreid": "img_path"}
+LANGUAGE_NAMES = {"en": "English", "vi": "Vietnamese"}
 
 
 @dataclass
@@ -70,10 +79,15 @@ def detect_format(root: Path) -> str:
 
 
 def native_language(root: Path) -> str | None:
-    meta = root / "synth.json"
-    if meta.exists():
-        return json.loads(meta.read_text())["params"]["native_language"]
-    return None
+    """The caption language SynthPEDES recorded in synth.json (None for other datasets)."""
+    meta = Path(root) / "synth.json"
+    if not meta.exists():
+        return None
+    try:
+        return _load_json(meta)["params"]["native_language"]
+    except (KeyError, TypeError):
+        raise DataError(f"{meta}: not a SynthPEDES synth.json (no params.native_language); "
+                        "regenerate the domain or delete the file") from None
 
 
 def caption_file(root: Path, fmt: str, lang: str | None) -> Path:
@@ -92,28 +106,44 @@ def caption_file(root: Path, fmt: str, lang: str | None) -> Path:
     raise DataError(f"{root}: no {' or '.join(_JSON_FILES[fmt])} for format {fmt}")
 
 
+def read_text(path: Path) -> str:
+    """A text file as UTF-8 (a leading BOM, as Excel writes, is dropped); other encodings are
+    refused with the line of the first bad byte rather than guessed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 text ({exc.reason}); re-save the file as "
+                        "UTF-8 (it may be Windows-1252 or Latin-1)") from None
+
+
 def _load_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _manifest_rows(path: Path):
+    text = read_text(path)
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        yield i, json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}: line {i} is not JSON: {exc.msg}") from None
-    else:
-        with path.open(encoding="utf-8", newline="") as fh:
-            for i, row in enumerate(csv.DictReader(fh), 2):
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}: line {i} is not JSON: {exc.msg}") from None
+                if not isinstance(row, dict):
+                    raise DataError(f"{path}: line {i} is a JSON {type(row).__name__}, not an object "
+                                    "with image, id, caption, split")
                 yield i, row
+    else:
+        for i, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), 2):
+            yield i, row
 
 
 def _raw_entries(path: Path, fmt: str) -> list[tuple[str, dict]]:
@@ -124,8 +154,11 @@ def _raw_entries(path: Path, fmt: str) -> list[tuple[str, dict]]:
             missing = [k for k in ("image", "id", "caption", "split") if k not in row]
             if missing:
                 raise DataError(f"{path}: line {line}: missing column(s) {', '.join(missing)}")
+            if not isinstance(row["image"], str) or not row["image"].strip():
+                raise DataError(f"{path}: line {line}: no image path (got {row['image']!r})")
             entry = grouped.setdefault(row["image"], {"file_path": row["image"], "id": row["id"],
                                                       "split": row["split"], "captions": [],
+                                                      "language": row.get("language", row.get("lang")),
                                                       "_line": line})
             if entry["id"] != row["id"] or entry["split"] != row["split"]:
                 raise DataError(f"{path}: line {line}: image {row['image']} has conflicting id/split "
@@ -152,8 +185,8 @@ def _raw_entries(path: Path, fmt: str) -> list[tuple[str, dict]]:
 
 def _normalise_pid(pid):
     """Ids are kept as given: ints stay ints; numeric strings become ints (CSV has no types)."""
-    if isinstance(pid, bool) or pid is None:
-        raise ValueError("id must be a number or a string")
+    if isinstance(pid, bool) or not isinstance(pid, (int, float, str)):
+        raise ValueError(f"id must be a number or a string, got {pid!r:.40}")
     if isinstance(pid, str) and pid.strip().lstrip("-").isdigit():
         return int(pid)
     if isinstance(pid, float) and pid.is_integer():
@@ -172,7 +205,11 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
     if fmt not in FORMATS:
         raise GlalignError(f"unknown dataset format {fmt!r}; choose one of {', '.join(FORMATS)}")
     path = caption_file(root, fmt, lang)
-    lang = lang or native_language(root)
+    entries = _raw_entries(path, fmt)
+    found, evidence = _file_language(root, path, entries)
+    if lang and found and found != lang:
+        raise DataError(_language_mismatch(root, path, fmt, lang, found, evidence))
+    lang = lang or found
     img_root = root if fmt == "manifest" else root / "imgs"
     records, skipped, seen = [], [], {}
 
@@ -181,7 +218,7 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
             raise DataError(f"{path}: {msg}")
         skipped.append(msg)
 
-    for src, e in _raw_entries(path, fmt):
+    for src, e in entries:
         caps = e["captions"]
         if isinstance(caps, str):
             caps = [caps]
@@ -200,7 +237,14 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
         except ValueError as exc:
             bad(f"{src}: {exc}")
             continue
-        rel = str(e["file_path"])
+        rel = e["file_path"]
+        if not isinstance(rel, str) or not rel.strip() or not Path(rel).name:
+            bad(f"{src}: has no file_path (got {rel!r:.40})")
+            continue
+        if outside_root(rel):
+            bad(f"{src}: file_path {rel!r} points outside the dataset folder; paths must be relative "
+                f"to {img_root} without '..'")
+            continue
         if rel in seen:
             bad(f"{src}: file_path {rel} already used by {seen[rel]}")
             continue
@@ -208,12 +252,13 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
         if check_images:
             problem = _image_problem(image)
             if problem:
-                bad(f"{src}: image {image} {problem}")
+                bad(f"{src}: {problem}")
                 continue
         seen[rel] = src
         mask = root / "parsing" / Path(rel).with_suffix(".png")
         records.append(Record(image=image, file_path=rel, pid=pid, captions=[c.strip() for c in caps],
-                              split=e["split"], lang=lang, mask=mask if mask.exists() else None, source=src))
+                              split=e["split"], lang=lang, source=src,
+                              mask=mask if mask.exists() or mask.is_symlink() else None))
 
     # Identities must not leak between training and evaluation splits.
     by_split: dict[str, set] = {}
@@ -233,17 +278,114 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
     return Dataset(root=root, format=fmt, caption_file=path, records=records, lang=lang, skipped=skipped)
 
 
-def _image_problem(path: Path) -> str | None:
-    if not path.exists():
-        return "is missing"
-    try:
-        from PIL import Image
+def outside_root(rel: str) -> bool:
+    """True for a dataset file_path that would read outside the dataset folder: absolute (POSIX or
+    Windows) or climbing with '..'. Judged on the text, so a symlinked imgs/ folder still works."""
+    parts = re.split(r"[\\/]+", rel)
+    return rel.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", rel)) or ".." in parts
 
-        with Image.open(path) as im:
+
+def open_image(path, what: str = "image", root=None):
+    """Open an image (or part label map) lazily with PIL, or raise DataError saying why not. The one
+    rule for every image file the package reads: inside `root` when given, not a dangling or looping
+    symbolic link, a regular file, and at most PIL's MAX_IMAGE_PIXELS (a decompression bomb is
+    refused from its header, before any pixel is decoded)."""
+    from PIL import Image
+
+    path = Path(path)
+    if root is not None and outside_root(os.path.relpath(path, root)):
+        raise DataError(f"{what} {path} is outside the dataset folder {root}")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problem = "is a symbolic link loop"
+        elif path.is_symlink():
+            problem = f"is a broken symbolic link (its target {os.readlink(path)} does not exist)"
+        elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            problem = "is missing"
+        else:
+            problem = f"cannot be opened ({exc.strerror})"
+        raise DataError(f"{what} {path} {problem}") from None
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{what} {path} is not a file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise DataError(f"{what} {path} is refused as a possible decompression bomb ({exc})") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise DataError(f"{what} {path} cannot be read ({type(exc).__name__})") from None
+
+
+def _image_problem(path: Path) -> str | None:
+    try:
+        with open_image(path) as im:
             im.verify()
-    except Exception as exc:  # PIL raises many types for a broken file
-        return f"cannot be read ({type(exc).__name__})"
+    except DataError as exc:
+        return str(exc)
+    except Exception as exc:  # PIL's verify raises many types for a broken file
+        return f"image {path} cannot be read ({type(exc).__name__})"
     return None
+
+
+# ------------------------------------------------------------------ caption language
+_VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
+_EN_WORDS = {"a", "an", "the", "and", "with", "is", "in", "of", "on", "wearing", "has", "his", "her", "he",
+             "she", "wears", "carrying"}
+
+
+def caption_language(captions, sample: int = 200) -> str | None:
+    """'vi' when at least half of the first `sample` captions use Vietnamese letters (đ, ư, ơ, tone
+    marks), 'en' when at least half are ASCII with English function words, else None (cannot tell;
+    e.g. Vietnamese typed without diacritics)."""
+    caps = [c.lower() for c in list(captions)[:sample] if isinstance(c, str) and c.strip()]
+    if not caps:
+        return None
+    if sum(any(ch in _VI_LETTERS for ch in c) for c in caps) >= len(caps) / 2:
+        return "vi"
+    if sum(c.isascii() and bool(_EN_WORDS & set(re.findall(r"[a-z]+", c))) for c in caps) >= len(caps) / 2:
+        return "en"
+    return None
+
+
+def _file_language(root: Path, path: Path, entries) -> tuple[str | None, str]:
+    """(language of a caption file's captions, the evidence): a reid_raw_<lang>.json name,
+    synth.json, a language field on every entry, or the caption heuristic."""
+    m = re.fullmatch(r"reid_raw_([a-z]{2})\.json", path.name)
+    if m:
+        return m.group(1), f"the file name {path.name}"
+    native = native_language(root)
+    if native:
+        return native, f"{root / 'synth.json'}"
+    declared = {str(e.get("language", e.get("lang"))) for _, e in entries}
+    if len(declared) == 1 and declared <= set(LANGUAGE_NAMES):
+        return declared.pop(), "the entries' language field"
+    caps = [c for _, e in entries[:200] for c in (e["captions"] if isinstance(e["captions"], list)
+                                                  else [e["captions"]])]
+    found = caption_language(caps)
+    return found, "the letters and words of its captions"
+
+
+def _language_mismatch(root, path, fmt, lang, found, evidence) -> str:
+    name = lambda code: f"{LANGUAGE_NAMES.get(code, code)} ({code})"  # noqa: E731
+    where = ("" if fmt == "manifest" else
+             f"; put the {LANGUAGE_NAMES.get(lang, lang)} captions in {root / f'reid_raw_{lang}.json'}")
+    return (f"{path}: asked for {name(lang)} captions, but this dataset's captions are {name(found)} "
+            f"(from {evidence}) and it has no {LANGUAGE_NAMES.get(lang, lang)} variant{where}, "
+            f"or use --lang {found}")
+
+
+def has_captions_in(root, lang: str, fmt: str = "auto") -> bool:
+    """Whether the dataset at `root` has captions in `lang`: its reid_raw_<lang>.json variant exists,
+    or its main caption file is in `lang` (synth.json, a language field, else caption_language).
+    A dataset whose language cannot be told counts as yes: callers refuse only on evidence."""
+    root = Path(root)
+    fmt = detect_format(root) if fmt in (None, "auto") else fmt
+    path = caption_file(root, fmt, lang)
+    found, _ = _file_language(root, path, _raw_entries(path, fmt))
+    return found in (None, lang)
 
 
 def contiguous_labels(records: list[Record]) -> dict:

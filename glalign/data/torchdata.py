@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from glalign import PARTS
 from glalign.errors import DataError
@@ -27,8 +26,10 @@ class ImageStore:
     def get(self, image_path, mask_path):
         key = str(image_path)
         if key not in self._cache:
+            from glalign.data.records import open_image
+
             try:
-                with Image.open(image_path) as im:
+                with open_image(image_path) as im:  # symlink and decompression-bomb checks
                     arr = np.asarray(im.convert("RGB"))
             except (OSError, ValueError) as exc:
                 raise DataError(f"{image_path}: cannot read the image ({exc})") from None

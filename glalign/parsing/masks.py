@@ -47,11 +47,11 @@ def to_vitaa(label: np.ndarray, scheme: str = "vitaa") -> np.ndarray:
 
 
 def load_label_map(path, scheme: str = "vitaa") -> np.ndarray:
-    from PIL import Image
+    from glalign.data.records import open_image
 
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        with open_image(path, what="part label map") as im:  # symlink and decompression-bomb checks
             arr = np.asarray(im)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the part label map ({exc})") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -156,6 +157,30 @@ def part_phrases(phrases: list[Phrase]) -> dict[str, str]:
     return {part: ", ".join(grouped[part]) for part in PARTS if part in grouped}
 
 
+def read_lines(path=None) -> Iterator[str]:
+    """Caption lines of a UTF-8 file (or of stdin when path is None), decoded line by line so a
+    long stream starts at once; a bad byte stops with its line number instead of a traceback."""
+    import sys
+
+    if path is None:
+        yield from _decode_lines(sys.stdin.buffer, "standard input")
+        return
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise GlalignError(f"{path}: cannot read the caption file ({exc.strerror})") from None
+    with fh:
+        yield from _decode_lines(fh, path)
+
+
+def _decode_lines(fh, name) -> Iterator[str]:
+    for i, raw in enumerate(fh, 1):
+        try:
+            yield raw.decode("utf-8-sig" if i == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise GlalignError(f"{name}: line {i} is not UTF-8 text ({exc.reason}); re-save it as UTF-8") from None
+
+
 def stream_phrases(lines: Iterable[str], lang: str, mode: str = "extended", batch: int = 64) -> Iterator[dict]:
     """`glalign text phrases`: one JSON-able object per non-empty input line, in input order."""
     buf: list[str] = []
@@ -187,7 +212,7 @@ def cached_extract(texts: list[str], lang: str, mode: str, cache_dir) -> list[li
     from glalign.io import write_json
 
     path = Path(cache_dir) / f"phrases-{EXTRACTOR_VERSION}-{lang}-{mode}.json"
-    cache = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    cache = _read_cache(path)
     missing = sorted({t for t in texts if _key(t) not in cache})
     if missing:
         for text, phrases in zip(missing, extract(missing, lang, mode)):
@@ -195,6 +220,25 @@ def cached_extract(texts: list[str], lang: str, mode: str, cache_dir) -> list[li
         if os.access(path.parent if path.parent.exists() else path.parent.parent, os.W_OK):
             write_json(path, cache, indent=None)
     return [[Phrase(*p) for p in cache[_key(t)]] for t in texts]
+
+
+def _read_cache(path: Path) -> dict:
+    """The cache, or {} when it is absent; a damaged one (truncated, edited, wrong shape) is never
+    trusted: it is reported and rebuilt from the captions."""
+    if not path.exists():
+        return {}
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+        ok = isinstance(cache, dict) and all(
+            isinstance(v, list) and all(isinstance(p, list) and len(p) == 3 and isinstance(p[0], str)
+                                        and isinstance(p[1], str) and (p[2] is None or p[2] in PARTS)
+                                        for p in v) for v in cache.values())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        ok = False
+    if not ok:
+        warnings.warn(f"{path}: the noun-phrase cache is damaged; rebuilding it", stacklevel=3)
+        return {}
+    return cache
 
 
 def dataset_cache_dir(root) -> Path:
