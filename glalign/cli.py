@@ -81,7 +81,7 @@ def cmd_evaluate(args) -> int:
     from glalign.evaluate import evaluate_run
 
     result = evaluate_run(args.run, args.data, split=args.split, alpha=args.alpha, fmt=args.format,
-                          lang=args.lang, per_query_out=args.per_query)
+                          lang=args.lang, per_query_out=args.per_query, device=args.device)
     metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
     metrics["n_queries"] = result.n_queries
     if args.json:
@@ -103,6 +103,16 @@ def cmd_reproduce(args) -> int:
     out = reproduce(profile=args.profile, results_root=args.results, workdir=args.workdir,
                     only=args.only)
     print(out)
+    return 0
+
+
+def cmd_rsm_mine(args) -> int:
+    from glalign.rsm import mine
+
+    summary = mine(args.data, args.model, lang=args.lang, captions=args.captions, min_margin=args.min_margin,
+                   per_region=args.per_region, region_mode=args.region_mode, device=args.device,
+                   progress=not args.quiet)
+    print(json.dumps(summary, ensure_ascii=False))
     return 0
 
 
@@ -228,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--alpha", type=_unit_float, help="fusion weight (default: the run's)")
     ev.add_argument("--per-query", help="write per-query results (CSV) here")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     ev.set_defaults(func=cmd_evaluate)
 
     # search
@@ -248,6 +259,27 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--workdir", help="where datasets and runs are cached (default: ./work/<profile>)")
     rp.add_argument("--only", nargs="*", help="run only these notebook numbers, e.g. 01 02")
     rp.set_defaults(func=cmd_reproduce)
+
+    # rsm
+    rs = sub.add_parser("rsm", help="region-to-sentence matching (ROGLE's RSM)")
+    rsub = rs.add_subparsers(dest="rsm_command", metavar="ACTION", required=True)
+    rm = rsub.add_parser("mine", help="mine region-sentence pairs with a vision-language model",
+                         description="Split captions into units, embed units and region boxes (regions.json) "
+                                     "with a CLIP folder or GLAlign run, assign them one-to-one and keep reliable "
+                                     "pairs; writes DATA/rsm_pairs.<lang>.<captions>.json and prints a JSON summary "
+                                     "(precision/recall beside the keyword lexicon's where ground truth exists).")
+    rm.add_argument("--data", required=True, help="dataset root with regions.json")
+    rm.add_argument("--model", required=True, help="CLIP folder (SynthCLIP, openai/clip-...) or GLAlign run")
+    rm.add_argument("--lang", choices=("en", "vi"), default="en")
+    rm.add_argument("--captions", choices=("long", "short"), default="long",
+                    help="long: sentences of the long captions; short: noun phrases of the short captions")
+    rm.add_argument("--min-margin", type=float, default=0.05,
+                    help="drop pairs whose cosine margin over the next-best region is below this")
+    rm.add_argument("--per-region", type=_positive_int, default=1, help="units a region may take (1: one-to-one)")
+    rm.add_argument("--region-mode", choices=("crop", "pool"), default="crop")
+    rm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    rm.add_argument("--quiet", action="store_true")
+    rm.set_defaults(func=cmd_rsm_mine)
 
     # bench
     be = sub.add_parser("bench", help="benchmarks that print numbers")

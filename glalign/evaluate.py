@@ -195,6 +195,9 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     from glalign.text.phrases import dataset_cache_dir
     from glalign.model.factory import load_run
 
+    if per_query_out and Path(per_query_out).is_dir():
+        raise GlalignError(f"--per-query {per_query_out} is a folder; give a CSV file name, e.g. "
+                           f"{Path(per_query_out) / 'per_query.csv'}")
     model, tokenizer, cfg = load_run(run, device=device)
     lang = lang or cfg.lang
     records = select_records(data, lang, split, fmt, ids)

@@ -123,6 +123,8 @@ def reproduce(profile: str = "synthpedes", results_root="results", workdir=None,
     if not names:
         raise GlalignError(f"--only {' '.join(only)} names no notebook; choose from {', '.join(n[:2] for n in NOTEBOOKS)}")
     results_root.mkdir(parents=True, exist_ok=True)
+    for leftover in results_root.glob(f".staging-{profile}-*"):  # of a run that was killed or failed
+        shutil.rmtree(leftover, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=f".staging-{profile}-", dir=results_root))
     if only and final.exists():  # a partial run starts from the current results
         shutil.copytree(final, stage, dirs_exist_ok=True)

@@ -182,7 +182,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                 kept = (f"the last good checkpoint (epoch {epoch}) is kept in {run}" if epoch
                         else "no epoch had finished, so nothing was written")
                 raise GlalignError(f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss is "
-                                   f"{float(losses['loss'])}; {kept}. Lower the learning rate (--lr {o.lr:g} now)")
+                                   f"{float(losses['loss'].detach())}; {kept}. Lower the learning rate (--lr {o.lr:g} now)")
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
