@@ -50,11 +50,18 @@ class EvalResult:
     def n_queries(self) -> int:
         return len(self.per_query)
 
-    def fused(self, alpha: float) -> np.ndarray:
+    def fused(self, alpha: float, fusion: str = "raw") -> np.ndarray:
+        """raw: the paper's alpha * global + (1 - alpha) * local. zscore: each score standardised
+        over the gallery per query first, so alpha weighs two scores of equal spread (the global
+        cosine spreads about twice as wide as the local one, so raw alpha = 0.5 favours it)."""
         if self.global_sim is None:
             raise GlalignError("this evaluation ran in chunks (large gallery) and kept no similarity matrix; "
                                "evaluate again with the alpha you want")
-        return mix(alpha, self.global_sim, self.local_sim)
+        if fusion == "raw":
+            return mix(alpha, self.global_sim, self.local_sim)
+        if fusion == "zscore":
+            return mix(alpha, standardise_rows(self.global_sim), standardise_rows(self.local_sim))
+        raise ValueError(f"fusion must be raw or zscore, not {fusion!r}")
 
 
 @torch.no_grad()
@@ -108,6 +115,13 @@ def local_similarity(q: QueryEmbeddings, g: GalleryEmbeddings) -> torch.Tensor:
         sim = q.phrases[:, p] @ g.regions[:, p].t()
         total += sim * g.present[:, p].float()[None, :] * q.present[:, p].float()[:, None]
     return total / q.present.float().sum(1, keepdim=True).clamp(min=1)
+
+
+def standardise_rows(sim: np.ndarray) -> np.ndarray:
+    """Each query's scores over the gallery to mean 0, std 1 (a constant row stays 0)."""
+    centred = sim - sim.mean(1, keepdims=True)
+    std = sim.std(1, keepdims=True)
+    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 1e-9)
 
 
 def mix(alpha: float, global_score, local_score):

@@ -129,7 +129,7 @@ def result_row(scenario: str, variant: str, result) -> dict:
     from glalign.stats import bootstrap_ci
 
     sc = SCENARIOS[scenario]
-    lo, hi = bootstrap_ci(result.per_query.correct_at_1.to_numpy())
+    lo, hi = bootstrap_ci(result.per_query.correct_at_1.to_numpy(), clusters=result.per_query.pid.to_numpy())
     m = result.metrics
     return {"scenario": scenario, "variant": variant, "train": "+".join(f"{d}-{sc.lang.upper()}" for d in sc.train),
             "test": f"{sc.test}-{sc.lang.upper()}" + (" (subset)" if sc.test_subset else "")

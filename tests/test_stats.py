@@ -39,3 +39,16 @@ def test_bootstrap_is_seeded_and_brackets_the_mean():
 def test_unpaired_lengths_fail():
     with pytest.raises(ValueError, match="differ in length"):
         contingency([1, 0], [1])
+
+
+def test_cluster_bootstrap_is_wider_for_correlated_captions():
+    """Ten captions per person, all right or all wrong: 10 independent outcomes, not 100."""
+    pids = np.repeat(np.arange(10), 10)
+    x = np.repeat(np.r_[np.ones(7), np.zeros(3)], 10)
+    naive = bootstrap_ci(x, seed=2)
+    lo, hi = bootstrap_ci(x, clusters=pids, seed=2)
+    assert lo < 70 < hi and (hi - lo) > 1.8 * (naive[1] - naive[0])
+    # one caption per person: resampling people is resampling captions
+    one = np.r_[np.ones(70), np.zeros(30)]
+    a, b = bootstrap_ci(one, clusters=np.arange(100), seed=3), bootstrap_ci(one, seed=3)
+    assert abs((a[1] - a[0]) - (b[1] - b[0])) < 3

@@ -142,3 +142,19 @@ def test_load_run_refuses_a_hand_edited_config(tiny_run, tmp_path):
     (copy / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(GlalignError, match=r"invalid GLAlign config .*region_mode must be one of pool, crop"):
         load_run(copy)
+
+
+def test_zscore_fusion_standardises_each_query(tiny_run, synth_a):
+    import numpy as np
+
+    from glalign.evaluate import evaluate_run, standardise_rows
+
+    res = evaluate_run(tiny_run, synth_a, progress=False)
+    z = standardise_rows(res.global_sim)
+    assert np.allclose(z.mean(1), 0, atol=1e-5) and np.allclose(z.std(1), 1, atol=1e-4)  # float32
+    assert np.array_equal(standardise_rows(np.ones((2, 3))), np.zeros((2, 3)))
+    # alpha = 1 ranks by the global score alone whichever fusion: the same order
+    assert (np.argsort(-res.fused(1.0, "zscore"), 1, kind="stable") ==
+            np.argsort(-res.fused(1.0), 1, kind="stable")).all()
+    with pytest.raises(ValueError, match="raw or zscore"):
+        res.fused(0.5, "max")
