@@ -81,7 +81,8 @@ def cmd_evaluate(args) -> int:
     from glalign.evaluate import evaluate_run
 
     result = evaluate_run(args.run, args.data, split=args.split, alpha=args.alpha, fmt=args.format,
-                          lang=args.lang, per_query_out=args.per_query, device=args.device)
+                          lang=args.lang, per_query_out=args.per_query, device=args.device,
+                          image_encoder=args.image_encoder, text_encoder=args.text_encoder)
     metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
     metrics["n_queries"] = result.n_queries
     if args.json:
@@ -230,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # evaluate
     ev = sub.add_parser("evaluate", help="rank a dataset split with a trained run")
-    ev.add_argument("--run", required=True)
+    ev.add_argument("--run", help="a trained run folder")
+    ev.add_argument("--image-encoder", help="zero-shot (no --run): a CLIP model folder or cached hub name")
+    ev.add_argument("--text-encoder", help="zero-shot (no --run): a CLIP / GPT-2 / RoBERTa folder or cached name")
     ev.add_argument("--data", required=True)
     ev.add_argument("--format", choices=FORMATS, default="auto")
     ev.add_argument("--split", default="test")

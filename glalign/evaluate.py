@@ -136,16 +136,14 @@ def fuse(q: QueryEmbeddings, g: GalleryEmbeddings, alpha: float) -> torch.Tensor
 def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
              cache_dir=None, progress: bool = True) -> EvalResult:
     """Rank every caption of `records` against their unique images."""
-    from glalign.data.torchdata import ImageStore
     from glalign.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
-    from glalign.model.factory import model_geometry, text_view_for
+    from glalign.model.factory import image_store_for, text_view_for
 
     if not records:
         raise GlalignError("nothing to evaluate: the selected split has no entries")
     alpha = cfg.alpha if alpha is None else alpha
-    size, grid = model_geometry(model)
-    store = ImageStore(size, grid)
+    store = image_store_for(model)
     gallery = encode_gallery(model, records, store, cfg.region_mode, progress=progress)
     captions = [c for r in records for c in r.captions]
     q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
@@ -204,15 +202,25 @@ def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=
 
 def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
                  lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
-                 device: str = "cpu") -> EvalResult:
+                 device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None
+                 ) -> EvalResult:
+    """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning."""
     from glalign.io import write_csv
+    from glalign.model.factory import load_run, zero_shot
     from glalign.text.phrases import dataset_cache_dir
-    from glalign.model.factory import load_run
 
     if per_query_out and Path(per_query_out).is_dir():
         raise GlalignError(f"--per-query {per_query_out} is a folder; give a CSV file name, e.g. "
                            f"{Path(per_query_out) / 'per_query.csv'}")
-    model, tokenizer, cfg = load_run(run, device=device)
+    if run is not None:
+        if image_encoder or text_encoder:
+            raise GlalignError("give either --run, or --image-encoder and --text-encoder (zero-shot), not both")
+        model, tokenizer, cfg = load_run(run, device=device)
+    elif image_encoder and text_encoder:
+        model, tokenizer, cfg = zero_shot(image_encoder, text_encoder, lang or "en", 1.0 if alpha is None else alpha,
+                                          device=device)
+    else:
+        raise GlalignError("nothing to evaluate: give --run RUN, or --image-encoder and --text-encoder for zero-shot")
     lang = lang or cfg.lang
     records = select_records(data, lang, split, fmt, ids)
     result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),

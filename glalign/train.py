@@ -126,9 +126,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     from tqdm.auto import tqdm
 
     from glalign.data.records import contiguous_labels
-    from glalign.data.torchdata import ImageStore, PairDataset, make_collate
+    from glalign.data.torchdata import PairDataset, make_collate
     from glalign.device import resolve_device
-    from glalign.model.factory import build_model, model_geometry, resolve_text_kind, text_view_for
+    from glalign.model.factory import build_model, image_store_for, resolve_text_kind, text_view_for
     from glalign.model.task import GLAlignTask
 
     if not cfg.out:
@@ -149,8 +149,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
 
     model = build_model(cfg, tokenizer).to(device)
     task = GLAlignTask(model, o.alpha)
-    size, grid = model_geometry(model)
-    dataset = PairDataset(records, ImageStore(size, grid), phrases, labels, cfg.model.region_mode,
+    dataset = PairDataset(records, image_store_for(model), phrases, labels, cfg.model.region_mode,
                           flip=cfg.data.flip, text_view=view)
     collate = make_collate(tokenizer, cfg.model.max_length, view)
     steps_per_epoch = max(1, len(dataset) // o.batch_size)

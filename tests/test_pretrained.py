@@ -77,7 +77,7 @@ def test_clip_heads_and_temperature_start_from_the_checkpoint(clip_folder):
     tok = AutoTokenizer.from_pretrained(str(clip_folder))
     model = build_model(cfg, tok).eval()
     clip = CLIPModel.from_pretrained(str(clip_folder)).eval()
-    assert model.config.embed_dim == 32 and float(model.scale().detach()) == pytest.approx(float(clip.logit_scale.exp()))
+    assert model.config.embed_dim == 32 and float(model.scale().detach()) == pytest.approx(float(clip.logit_scale.detach().exp()))
     pixels = torch.randn(2, 3, 32, 32)
     ids = tok(["a red shirt", "white shoes and a bag"], padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -158,3 +158,38 @@ def test_losses_are_fp32_under_bf16_autocast(monkeypatch):
              "labels": torch.arange(b)}
     out = task_mod.GLAlignTask(model, 1.0)(batch)
     assert seen and all(d == torch.float32 for d in seen[0]) and out["loss"].dtype == torch.float32
+
+
+def test_zero_shot_evaluate_is_clips_own_similarity(run_cli, clip_folder, synth_a, tmp_path):
+    """Fix 5: evaluate pretrained encoders with no fine-tuning; at alpha 1 the score of each
+    query's top image is CLIP's cosine similarity, and --per-query keeps its columns."""
+    import pandas as pd
+    import torch
+    from transformers import AutoTokenizer, CLIPModel
+
+    from glalign.data.records import load_dataset
+    from glalign.model.factory import image_store_for, zero_shot
+
+    per_query = tmp_path / "pq.csv"
+    res = run_cli("evaluate", "--image-encoder", clip_folder, "--text-encoder", clip_folder, "--data", synth_a,
+                  "--alpha", "1", "--json", "--per-query", per_query)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(out) == {"R1", "R5", "R10", "mAP", "mINP", "n_queries"} and out["n_queries"] > 0
+    pq = pd.read_csv(per_query)
+    assert {"caption", "top1_image", "score_top1", "rank"} <= set(pq.columns)
+    model, _, _ = zero_shot(str(clip_folder), str(clip_folder))
+    clip, tok = CLIPModel.from_pretrained(str(clip_folder)).eval(), AutoTokenizer.from_pretrained(str(clip_folder))
+    records = {r.file_path: r for r in load_dataset(synth_a, lang="en").records}
+    row = pq.iloc[0]
+    store = image_store_for(model)
+    img = records[row.top1_image]
+    from glalign.data.torchdata import image_item
+    pixels = image_item(store, img, False, "pool")["pixels"][None]
+    with torch.no_grad():
+        i = torch.nn.functional.normalize(clip.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
+        t = torch.nn.functional.normalize(clip.get_text_features(**tok([row.caption], return_tensors="pt",
+                                                                       truncation=True, max_length=64)).pooler_output, dim=-1)
+    assert float(i @ t.t()) == pytest.approx(row.score_top1, abs=1e-4)
+    res = run_cli("evaluate", "--data", synth_a)
+    assert res.returncode == 2 and "nothing to evaluate" in res.stderr

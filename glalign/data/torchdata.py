@@ -19,8 +19,9 @@ MIN_PART_FRACTION = 0.004  # a part smaller than this share of the image counts 
 class ImageStore:
     """Decoded, resized images and their part data, cached in memory (small images, many epochs)."""
 
-    def __init__(self, size: int, grid: tuple[int, int], mask_scheme: str = "vitaa"):
+    def __init__(self, size: int, grid: tuple[int, int], mask_scheme: str = "vitaa", mean=CLIP_MEAN, std=CLIP_STD):
         self.size, self.grid, self.scheme = size, grid, mask_scheme
+        self.mean, self.std = torch.as_tensor(mean).view(3, 1, 1), torch.as_tensor(std).view(3, 1, 1)
         self._cache: dict[str, tuple] = {}
 
     def get(self, image_path, mask_path):
@@ -47,8 +48,9 @@ class ImageStore:
         return self._cache[key]
 
 
-def normalise(img_uint8: torch.Tensor) -> torch.Tensor:
-    return (img_uint8.float() / 255.0 - CLIP_MEAN) / CLIP_STD
+def normalise(img_uint8: torch.Tensor, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:
+    mean, std = torch.as_tensor(mean).view(3, 1, 1), torch.as_tensor(std).view(3, 1, 1)
+    return (img_uint8.float() / 255.0 - mean) / std
 
 
 def part_crops(img: torch.Tensor, lab: torch.Tensor, present: torch.Tensor, size: int) -> torch.Tensor:
@@ -70,7 +72,7 @@ def image_item(store: ImageStore, record, flip: bool, region_mode: str) -> dict:
     img, lab, present = store.get(record.image, record.mask)
     if flip:
         img, lab = img.flip(-1), lab.flip(-1)
-    pixels = normalise(img)
+    pixels = normalise(img, store.mean, store.std)
     item = {"pixels": pixels, "present": present.clone()}
     if region_mode == "pool":
         item["weights"] = torch.from_numpy(patch_weights(lab.numpy(), store.grid))

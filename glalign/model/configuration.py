@@ -9,10 +9,13 @@ the default fusion weight)."""
 from __future__ import annotations
 
 import math
+from dataclasses import field
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+
+from glalign.data.torchdata import CLIP_MEAN, CLIP_STD
 
 TEXT_KINDS = ("clip", "gpt2", "phobert")
 REGION_MODES = ("pool", "crop")
@@ -42,6 +45,9 @@ class GLAlignConfig(PreTrainedConfig):
     lang: str = "en"
     lexicon_mode: str = "extended"
     alpha: float = 0.5
+    # pixel normalisation: the image encoder's own processor settings (CLIP's when it has none)
+    image_mean: list[float] = field(default_factory=lambda: CLIP_MEAN.flatten().tolist())
+    image_std: list[float] = field(default_factory=lambda: CLIP_STD.flatten().tolist())
 
     def validate_architecture(self):
         super().validate_architecture()

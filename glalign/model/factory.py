@@ -44,7 +44,8 @@ def build_model(cfg, tokenizer=None) -> GLAlignModel:
         m.embed_dim = clip["visual_projection.weight"].shape[0]
     config = GLAlignConfig(vision_config=vision.config, text_config=text.config, text_kind=m.text_kind,
                            embed_dim=m.embed_dim, region_mode=m.region_mode, max_length=m.max_length,
-                           lang=cfg.data.lang, lexicon_mode=cfg.data.lexicon_mode, alpha=cfg.optim.alpha)
+                           lang=cfg.data.lang, lexicon_mode=cfg.data.lexicon_mode, alpha=cfg.optim.alpha,
+                           **image_processor_settings(m.image_encoder))
     model = GLAlignModel(config, vision=vision, text=text)
     if clip is not None:
         with torch.no_grad():
@@ -77,6 +78,29 @@ def resolve_text_kind(cfg) -> None:
     or tokenised as CLIP)."""
     if cfg.model.text_encoder != "small":
         cfg.model.text_kind = text_kind_of(cfg.model.text_encoder)
+
+
+def image_processor_settings(source: str) -> dict:
+    """image_mean / image_std of a pretrained image encoder's own processor (preprocessor_config.json),
+    so its pixels are normalised as it was trained; {} when it has none (CLIP's are used)."""
+    if source == "small":
+        return {}
+    from transformers.utils import cached_file
+
+    path = cached_file(source, "preprocessor_config.json", local_files_only=True,
+                       _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False)
+    if not path:
+        return {}
+    saved = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {k: [float(v) for v in saved[k]] for k in ("image_mean", "image_std") if len(saved.get(k) or ()) == 3}
+
+
+def image_store_for(model):
+    """An ImageStore that resizes and normalises images as this model reads them."""
+    from glalign.data.torchdata import ImageStore
+
+    size, grid = model_geometry(model)
+    return ImageStore(size, grid, mean=model.config.image_mean, std=model.config.image_std)
 
 
 def model_geometry(model) -> tuple[int, tuple[int, int]]:
@@ -138,6 +162,24 @@ def quiet_transformers():
     finally:
         if was:
             hf_logging.enable_progress_bar()
+
+
+def zero_shot(image_encoder: str, text_encoder: str, lang: str = "en", alpha: float = 1.0,
+              region_mode: str = "pool", device: str = "cpu"):
+    """(model, tokenizer, GLAlignConfig) of pretrained encoders with no fine-tuning: the first row
+    of every TBPS table. With a CLIP checkpoint the global score is CLIP's own cosine similarity."""
+    from glalign.config import TrainConfig
+    from glalign.device import resolve_device
+    from glalign.text.tokenizers import load_tokenizer
+
+    cfg = TrainConfig.from_flat({"image_encoder": image_encoder, "text_encoder": text_encoder, "lang": lang,
+                                 "alpha": alpha, "region_mode": region_mode, "dropout": 0.0})
+    resolve_text_kind(cfg)
+    config = load_config(text_encoder)
+    cfg.model.max_length = text_context(getattr(config, "text_config", None) or config)  # the encoder's whole context
+    tokenizer = load_tokenizer(text_encoder, cfg.model.text_kind)
+    model = build_model(cfg, tokenizer)
+    return model.to(resolve_device(device)).eval(), tokenizer, model.config
 
 
 def load_run(run, device: str = "cpu"):
