@@ -107,3 +107,13 @@ def test_coverage_on_synth(synth_a):
 ])
 def test_vietnamese_nouns_the_tagger_gets_wrong(text, expected):
     assert expected in _pairs(text, "vi")
+
+
+def test_vietnamese_part_phrases_are_plain_text_and_tay_matches():
+    from glalign.text.phrases import extract, part_phrases
+
+    phrases = extract(["cô gái mặc áo tay dài màu đỏ và đi giày thể thao trắng"], "vi", "paper")[0]
+    parts = part_phrases(phrases)
+    assert all("_" not in text for text in parts.values()), parts
+    assert "giày thể thao" in parts.get("SHOES", "")
+    assert ("tay", "UPPERBODY") in {(p.head, p.part) for p in phrases}  # the paper's keyword, as a head

