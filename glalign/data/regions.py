@@ -1,0 +1,162 @@
+"""Region-annotated data with long-form captions (P-VLG-like), read from ROOT/regions.json.
+
+This is the format real region-annotated data converts to (SynthPEDES writes it with
+glalign.data.synth_longform.add_longform). A JSON list, one entry per image:
+
+    {"file_path": "00001/00001_0.png",          # relative to ROOT/imgs, as in reid_raw.json
+     "id": 1,                                   # person id
+     "split": "train" | "val" | "test",
+     "regions": [{"part": "HEAD", "box": [y0, x0, y1, x1]}, ...],
+     "long_captions": {"en": [{"text": "...", "sentences": [{"text": "...", "part": "HEAD" | null}]}],
+                       "vi": [...]}}
+
+- part is one of HEAD, UPPERBODY, LOWERBODY, SHOES, OTHERS, at most one region per part (a
+  dataset with finer regions maps them to these five, as glalign.parsing maps parser labels);
+- box is in pixels, (top, left, bottom, right), bottom/right exclusive, inside the image;
+- sentences are the caption's sentences in order, each occurring in "text"; part is the region
+  the sentence describes (ground truth for region-sentence matching), null for sentences about
+  pose, action or setting; it must name one of the image's regions. A dataset without
+  sentence-level ground truth gives every sentence part null.
+
+Every problem raises DataError naming regions.json#<entry index> and what to fix."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glalign import PARTS
+from glalign.data.records import SPLITS, _load_json, _normalise_pid, open_image, outside_root
+from glalign.errors import DataError, GlalignError
+
+REGIONS_FILE = "regions.json"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    part: str | None
+    start: int  # character offset in the caption text
+    end: int
+
+
+@dataclass
+class LongCaption:
+    text: str
+    sentences: list[Sentence]
+
+
+@dataclass
+class RegionRecord:
+    """One image, its region boxes by part, and its long captions by language."""
+    image: Path
+    file_path: str
+    pid: int | str
+    split: str
+    size: tuple[int, int]  # (height, width)
+    regions: dict[str, tuple[int, int, int, int]]
+    long_captions: dict[str, list[LongCaption]] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def present(self) -> list[bool]:
+        return [p in self.regions for p in PARTS]
+
+
+def _caption(c, where: str, regions: dict) -> LongCaption:
+    if not isinstance(c, dict) or not isinstance(c.get("text"), str) or not isinstance(c.get("sentences"), list):
+        raise DataError(f"{where}: expected {{\"text\": str, \"sentences\": [...]}}")
+    text, pos, sentences = c["text"], 0, []
+    for j, s in enumerate(c["sentences"]):
+        if not isinstance(s, dict) or not isinstance(s.get("text"), str) or not s["text"].strip():
+            raise DataError(f"{where} sentence {j}: expected {{\"text\": non-empty str, \"part\": str or null}}")
+        part = s.get("part")
+        if part is not None and part not in PARTS:
+            raise DataError(f"{where} sentence {j}: unknown part {part!r} (expected one of {', '.join(PARTS)} or null)")
+        if part is not None and part not in regions:
+            raise DataError(f"{where} sentence {j}: part {part} is not among the image's regions "
+                            f"({', '.join(regions) or 'none'}); add its box or set the part to null")
+        start = text.find(s["text"], pos)
+        if start < 0:
+            raise DataError(f"{where} sentence {j}: its text does not occur in the caption text after "
+                            "the previous sentence; sentences must be the caption's own text, in order")
+        pos = start + len(s["text"])
+        sentences.append(Sentence(s["text"], part, start, pos))
+    if not sentences:
+        raise DataError(f"{where}: no sentences")
+    return LongCaption(text, sentences)
+
+
+def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
+    """Read and validate ROOT/regions.json (layout in the module docstring)."""
+    root = Path(root)
+    path = root / REGIONS_FILE
+    if not path.exists():
+        raise GlalignError(f"{path} does not exist; convert the region annotations to this layout "
+                           "(see glalign.data.regions) or, for a SynthPEDES domain, run "
+                           "glalign.data.synth_longform.add_longform")
+    data = _load_json(path)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of entries, found {type(data).__name__}")
+    out, seen = [], {}
+    for i, e in enumerate(data):
+        src = f"{path.name}#{i}"
+        if not isinstance(e, dict):
+            raise DataError(f"{path}: entry {src} is not an object")
+        missing = [k for k in ("file_path", "id", "split", "regions", "long_captions") if k not in e]
+        if missing:
+            raise DataError(f"{path}: {src}: missing key(s) {', '.join(missing)}")
+        rel = str(e["file_path"])
+        if outside_root(rel):
+            raise DataError(f"{path}: {src}: file_path {rel} points outside the dataset folder")
+        if rel in seen:
+            raise DataError(f"{path}: {src}: file_path {rel} already used by {seen[rel]}")
+        seen[rel] = src
+        if e["split"] not in SPLITS:
+            raise DataError(f"{path}: {src}: unknown split {e['split']!r} (expected one of {', '.join(SPLITS)})")
+        try:
+            pid = _normalise_pid(e["id"])
+        except ValueError as exc:
+            raise DataError(f"{path}: {src}: {exc}") from None
+        image = root / "imgs" / rel
+        size = (0, 0)
+        if check_images:
+            try:
+                with open_image(image, root=root) as im:
+                    size = (im.height, im.width)
+            except DataError as exc:
+                raise DataError(f"{path}: {src}: {exc}") from None
+        regions: dict[str, tuple[int, int, int, int]] = {}
+        if not isinstance(e["regions"], list):
+            raise DataError(f"{path}: {src}: regions must be a list of {{\"part\", \"box\"}}")
+        for j, r in enumerate(e["regions"]):
+            where = f"{src} region {j}"
+            part = r.get("part") if isinstance(r, dict) else None
+            if part not in PARTS:
+                raise DataError(f"{path}: {where}: unknown part {part!r} (expected one of {', '.join(PARTS)})")
+            if part in regions:
+                raise DataError(f"{path}: {where}: a second {part} region (one box per part)")
+            box = r.get("box")
+            if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                    for v in box)):
+                raise DataError(f"{path}: {where}: box must be [y0, x0, y1, x1] in whole pixels, got {box!r}")
+            y0, x0, y1, x1 = box
+            if not (0 <= y0 < y1 and 0 <= x0 < x1) or (check_images and (y1 > size[0] or x1 > size[1])):
+                raise DataError(f"{path}: {where}: box {box} is empty or outside the image "
+                                f"({size[0]}x{size[1]} pixels, height x width)")
+            regions[part] = (y0, x0, y1, x1)
+        caps = e["long_captions"]
+        if not isinstance(caps, dict):
+            raise DataError(f"{path}: {src}: long_captions must map a language to a list of captions")
+        long_captions = {}
+        for lang, items in caps.items():
+            if not isinstance(items, list):
+                raise DataError(f"{path}: {src}: long_captions[{lang!r}] must be a list")
+            try:
+                long_captions[lang] = [_caption(c, f"{src} {lang} caption {k}", regions) for k, c in enumerate(items)]
+            except DataError as exc:
+                raise DataError(f"{path}: {exc}") from None
+        out.append(RegionRecord(image=image, file_path=rel, pid=pid, split=e["split"], size=size, regions=regions,
+                                long_captions=long_captions, source=src))
+    if not out:
+        raise DataError(f"{path}: no entries")
+    return out

@@ -1,0 +1,206 @@
+"""Long-form captions with region ground truth for a SynthPEDES domain (a P-VLG-like variant).
+
+ROGLE's benchmark P-VLG pairs each image with a caption of several sentences and annotated
+regions. `add_longform(root)` writes the same kind of annotation for an existing SynthPEDES
+domain, in the layout `glalign.data.regions` reads (regions.json beside reid_raw.json):
+
+- regions: the box of every part present in the image's parsing map (part_boxes);
+- long_captions: per language one or two captions of 60-150 words, each a list of sentences
+  whose ground-truth part is the region the sentence describes, or null for pose, action,
+  setting and image-quality sentences.
+
+Both languages are written natively (Vietnamese nouns first, modifiers after), in one of
+several annotator styles. Noun phrases come from glalign.data.synth_captions (same vocabulary
+and phrase writers as the short captions); only the sentence frames are new here. Deterministic:
+each image's text depends on (seed, file_path) only."""
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from glalign import PARTS
+from glalign.data.synth_captions import PART_OF, VI_VERB, _en_phrase, _join_en, _join_vi, _vi_phrase, mentions_for
+from glalign.data.synth_people import Conditions, Person
+from glalign.errors import GlalignError
+from glalign.io import write_json
+from glalign.parsing.masks import load_label_map, part_boxes
+
+LONG_STYLES = ("head_to_toe", "scene_first", "detailed")
+MIN_WORDS, MAX_WORDS = 60, 150
+
+# Sentence frames: {P} pronoun, {p} lower-case pronoun, {poss} possessive, {x} the noun phrase.
+EN_FRAMES = {
+    "UPPERBODY": ("{P} is wearing {x} on top.", "On {poss} upper body {p} has {x}.",
+                  "For the top, {p} has chosen {x}."),
+    "LOWERBODY": ("Below the waist {p} wears {x}.", "On {poss} lower body {p} has {x}.",
+                  "{P} has {x} on {poss} legs."),
+    "SHOES": ("On {poss} feet {p} wears {x}.", "{P} has {x} on {poss} feet.", "{Poss} footwear is {x}."),
+}
+VI_FRAMES = {
+    "UPPERBODY": ("{P} mặc {x} ở phần thân trên.", "Phía trên, {p} mặc {x}.", "Bên trên {p} khoác lên người {x}."),
+    "LOWERBODY": ("Phía dưới, {p} mặc {x}.", "Phần thân dưới {p} mặc {x}.", "{P} mặc {x} ở phần thân dưới."),
+    "SHOES": ("{P} đi {x}.", "Dưới chân {p} là đôi {x}.", "{P} mang {x} dưới chân."),
+}
+EN_ACC_VERB = {"backpack": "carries", "handbag": "holds", "umbrella": "holds", "phone": "is holding"}
+EN_VIEW = {"front": "facing the camera", "back": "walking away from the camera", "side": "seen from the side"}
+VI_VIEW = {"front": "đang nhìn về phía máy quay", "back": "đang quay lưng lại phía máy quay",
+           "side": "đang đứng nghiêng về một bên"}
+SETTINGS = [("on a busy city sidewalk", "trên vỉa hè đông đúc của thành phố"),
+            ("in a shopping street", "trên một con phố mua sắm"), ("near a bus stop", "gần một trạm xe buýt"),
+            ("on a path across a campus", "trên lối đi trong khuôn viên trường"),
+            ("in front of an office building", "trước một tòa nhà văn phòng"),
+            ("at a crossroads", "ở một ngã tư")]
+ACTIONS = [("walking at a steady pace", "đang đi bộ với tốc độ đều"),
+           ("standing still for a moment", "đang đứng yên một lúc"),
+           ("about to cross the road", "chuẩn bị băng qua đường"), ("strolling slowly", "đang thong thả dạo bước")]
+EXTRA = [("The photo looks like a frame from a surveillance camera.", "Bức ảnh trông như được cắt từ camera giám sát."),
+         ("Nobody else is close to this person.", "Không có ai khác đứng gần người này."),
+         ("The background is a little cluttered.", "Phông nền phía sau hơi lộn xộn."),
+         ("The person seems to be in no hurry.", "Người này có vẻ không vội vàng."),
+         ("The whole body is visible from head to toe.", "Có thể nhìn thấy toàn thân từ đầu đến chân.")]
+
+
+def _seeded(seed: int, rel: str, lang: str):
+    return np.random.default_rng([seed, zlib.crc32(rel.encode("utf-8")), zlib.crc32(lang.encode())])
+
+
+def _pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _region_sentences(person: Person, mentions: list[dict], present: set[str], style: str, lang: str,
+                      rng) -> list[dict]:
+    """One or two sentences per present, described region; {"text", "part"} each."""
+    she = person.gender == "woman"
+    if lang == "en":
+        pron, poss = ("She", "her") if she else ("He", "his")
+    else:
+        pron, poss = ("Cô ấy", "của cô ấy") if she else ("Anh ấy", "của anh ấy")
+    fill = {"P": pron, "p": pron.lower() if lang == "en" else pron[0].lower() + pron[1:], "poss": poss,
+            "Poss": poss.capitalize()}
+    phrase = (lambda m, **kw: _en_phrase(m, rng, **kw)[0]) if lang == "en" else (lambda m, **kw: _vi_phrase(m, rng)[0])
+    by_slot = {m["slot"]: m for m in mentions if PART_OF[m["slot"]] in present}
+    out = []
+    head = [by_slot[s] for s in ("hair", "hat", "glasses") if s in by_slot]
+    if head:
+        hair = [m for m in head if m["slot"] == "hair"]
+        rest = [m for m in head if m["slot"] != "hair"]
+        if lang == "en":
+            hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
+            rest_txt = _join_en([phrase(m) for m in rest])
+            if style == "detailed" and hair and rest:
+                out += [{"text": hair_txt + ".", "part": "HEAD"},
+                        {"text": f"On {poss} head {fill['p']} also wears {rest_txt}.", "part": "HEAD"}]
+            else:
+                text = " and wears ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} wears {rest_txt}") if x)
+                out.append({"text": text + ".", "part": "HEAD"})
+        else:
+            hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
+            rest_txt = _join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
+            if style == "detailed" and hair and rest:
+                out += [{"text": hair_txt + ".", "part": "HEAD"},
+                        {"text": f"Trên đầu, {fill['p']} còn {rest_txt}.", "part": "HEAD"}]
+            else:
+                text = " và ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} {rest_txt}") if x)
+                out.append({"text": text + ".", "part": "HEAD"})
+    for slot, part in (("upper", "UPPERBODY"), ("lower", "LOWERBODY"), ("shoes", "SHOES")):
+        m = by_slot.get(slot)
+        if m is None:
+            continue
+        frame = _pick(rng, (EN_FRAMES if lang == "en" else VI_FRAMES)[part])
+        out.append({"text": frame.format(x=phrase(m), **fill), "part": part})
+        if slot == "upper" and style == "detailed":
+            long = m.get("long_sleeves")
+            text = (f"The top has {'long' if long else 'short'} sleeves." if lang == "en"
+                    else f"Chiếc áo có tay {'dài' if long else 'ngắn'}.")
+            out.append({"text": text, "part": part})
+    acc = by_slot.get("accessory")
+    if acc is not None:
+        text = (f"{pron} {EN_ACC_VERB[acc['type']]} {phrase(acc)}." if lang == "en"
+                else f"{pron} {VI_VERB[acc['type']]} một chiếc {phrase(acc)}.")
+        out.append({"text": text, "part": "OTHERS"})
+    return out
+
+
+def _context_sentences(person: Person, cond: Conditions, lang: str, rng) -> tuple[list[dict], list[dict]]:
+    """(required, optional) sentences about pose, action, setting and the photo: part null."""
+    she = person.gender == "woman"
+    i = 0 if lang == "en" else 1
+    setting, action = _pick(rng, SETTINGS)[i], _pick(rng, ACTIONS)[i]
+    if lang == "en":
+        who = "woman" if she else "man"
+        req = [f"The picture shows a {who} {EN_VIEW[cond.view]}.", f"The {who} is {action} {setting}."]
+        opt = []
+        if cond.low_light:
+            opt.append("The picture was taken in dim light, so the colours look darker.")
+        if cond.occluded:
+            opt.append("Part of the body is hidden behind something in front of the camera.")
+        if cond.blur:
+            opt.append("The image is slightly blurry.")
+    else:
+        who = "người phụ nữ" if she else "người đàn ông"
+        req = [f"Bức ảnh chụp một {who} {VI_VIEW[cond.view]}.", f"{who.capitalize()} {action} {setting}."]
+        opt = []
+        if cond.low_light:
+            opt.append("Ảnh được chụp trong điều kiện thiếu sáng nên màu sắc hơi tối.")
+        if cond.occluded:
+            opt.append("Một phần cơ thể bị che khuất bởi vật ở phía trước.")
+        if cond.blur:
+            opt.append("Hình ảnh hơi bị mờ.")
+    opt += [e[i] for e in (EXTRA[j] for j in rng.permutation(len(EXTRA)))]
+    return [{"text": t, "part": None} for t in req], [{"text": t, "part": None} for t in opt]
+
+
+def _words(sentences: list[dict]) -> int:
+    return sum(len(s["text"].split()) for s in sentences)
+
+
+def long_caption(person: Person, cond: Conditions, present: set[str], lang: str, style: str, rng) -> dict:
+    """One long-form caption: {"text", "sentences": [{"text", "part"}]}, 60-150 words."""
+    regions = _region_sentences(person, mentions_for(person, cond), present, style, lang, rng)
+    required, optional = _context_sentences(person, cond, lang, rng)
+    if style == "scene_first":  # setting first, garments in the annotator's own order
+        body = regions[:]
+        order = rng.permutation(len(body))
+        sentences = required + [body[j] for j in order]
+    else:
+        sentences = required[:1] + regions + required[1:]
+    while _words(sentences) < MIN_WORDS and optional:
+        sentences.append(optional.pop(0))
+    while _words(sentences) > MAX_WORDS and sentences[-1]["part"] is None:
+        sentences.pop()
+    return {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
+
+
+def add_longform(root, seed: int = 0, n_captions: int = 2) -> Path:
+    """Write ROOT/regions.json for a generated SynthPEDES domain (atomic, deterministic) and
+    return its path. Reads reid_raw.json, annotations.json, conditions.json and parsing/."""
+    root = Path(root)
+    needed = [root / n for n in ("reid_raw.json", "annotations.json", "conditions.json")]
+    missing = [p.name for p in needed if not p.exists()]
+    if missing:
+        raise GlalignError(f"{root} is not a generated SynthPEDES domain (no {', '.join(missing)}); "
+                           "generate one with `glalign data synth`")
+    entries = json.loads(needed[0].read_text(encoding="utf-8"))
+    attributes = json.loads(needed[1].read_text(encoding="utf-8"))["attributes"]
+    conditions = json.loads(needed[2].read_text(encoding="utf-8"))
+    out = []
+    for e in entries:
+        rel = e["file_path"]
+        label = load_label_map(root / "parsing" / Path(rel).with_suffix(".png"))
+        boxes = {p: b for p, b in part_boxes(label).items() if b is not None}
+        person, cond = Person(**attributes[str(e["id"])]), Conditions(**conditions[rel])
+        caps = {}
+        for lang in ("en", "vi"):
+            rng = _seeded(seed, rel, lang)
+            styles = rng.choice(len(LONG_STYLES), size=n_captions, replace=n_captions > len(LONG_STYLES))
+            caps[lang] = [long_caption(person, cond, set(boxes), lang, LONG_STYLES[int(s)], rng) for s in styles]
+        out.append({"file_path": rel, "id": e["id"], "split": e["split"],
+                    "regions": [{"part": p, "box": list(boxes[p])} for p in PARTS if p in boxes],
+                    "long_captions": caps})
+    path = root / "regions.json"
+    write_json(path, out, indent=None)
+    return path

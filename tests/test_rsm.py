@@ -1,0 +1,184 @@
+"""ROGLE building blocks: sentence splitting, RSM matching, local metrics, region-annotated data."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from glalign.errors import DataError
+from glalign.local_protocol import grounding_accuracy, region_retrieval
+from glalign.rsm import match, quality, split_sentences
+
+
+def test_split_sentences_english_and_vietnamese():
+    en = "This woman is facing the camera. She wears a red T-shirt and blue jeans! Is she carrying a bag?"
+    assert split_sentences(en, "en") == ["This woman is facing the camera.",
+                                         "She wears a red T-shirt and blue jeans!", "Is she carrying a bag?"]
+    vi = "Một người phụ nữ tóc dài màu đen. Cô ấy mặc áo khoác đỏ, quần bò xanh. Cô ấy đang đi bộ trên phố!"
+    assert split_sentences(vi, "vi") == ["Một người phụ nữ tóc dài màu đen.", "Cô ấy mặc áo khoác đỏ, quần bò xanh.",
+                                         "Cô ấy đang đi bộ trên phố!"]
+
+
+def test_match_known_assignment_and_threshold():
+    regions = np.eye(4)  # region j is the unit vector e_j; region 2 is absent from the image
+    present = [True, True, False, True]
+    sentences = np.array([[1, 0, 0, 0],        # clearly region 0
+                          [0.8, 0, 0, 0.6],    # prefers region 0 (0.8) but sentence 0 takes it -> region 3
+                          [0, 1, 0, 0],        # clearly region 1
+                          [0, 0, 1, 0]])       # describes the absent region: similar to no present one
+    pairs = match(regions, present, sentences, min_margin=-1.0)
+    # Hand optimum: 1.0 + 0.6 + 1.0 = 2.6 beats giving region 0 to sentence 1 (0.8 + 0 + 1.0).
+    assert [(p.sentence, p.region) for p in pairs] == [(0, 0), (1, 3), (2, 1)]
+    assert [round(p.reliability, 6) for p in pairs] == [1.0, -0.2, 1.0]  # 0.6 - 0.8 for the overridden one
+    assert [(p.sentence, p.region) for p in match(regions, present, sentences, min_margin=0.0)] == [(0, 0), (2, 1)]
+    # An ambiguous sentence (equally close to two regions) is unmatched at a positive threshold.
+    ambiguous = np.array([[0, 1, 0, 1], [1, 0, 0, 0]])
+    assert [(p.sentence, p.region) for p in match(regions, present, ambiguous, min_margin=0.1)] == [(1, 0)]
+    assert len(match(regions, present, ambiguous, min_margin=-1.0)) == 2
+    # Two units may share a region when per_region allows it.
+    twice = np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0]])
+    assert [p.region for p in match(regions, present, twice, min_margin=0.0, per_region=2)] == [0, 0]
+    assert quality([("a", 0, 0, "HEAD"), ("a", 0, 1, "SHOES")], [("a", 0, 0, "HEAD"), ("a", 0, 2, "OTHERS"),
+                                                                 ("a", 0, 3, "UPPERBODY")]) == (50.0, 100 / 3)
+
+
+def test_local_metrics_against_hand_computation():
+    gallery = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.8, -0.6]])
+    ids = [("img1", "HEAD"), ("img1", "SHOES"), ("img2", "HEAD"), ("img2", "SHOES")]
+    queries = np.array([[1, 0], [0, 1], [0.8, 0.6]])
+    targets = [("img1", "HEAD"), ("img2", "HEAD"), ("img1", "SHOES")]
+    # Ranks by hand: q0 -> its region first; q1 -> img1/SHOES (1.0) before img2/HEAD (0.8): rank 2;
+    # q2 -> img2/HEAD 0.96, img1/HEAD 0.8, img1/SHOES 0.6: rank 3.
+    m = region_retrieval(queries, targets, gallery, ids)
+    assert m["R1"] == pytest.approx(100 / 3) and m["R5"] == pytest.approx(100.0)
+    assert m["mAP"] == pytest.approx(100 * (1 + 1 / 2 + 1 / 3) / 3)
+    # Within the right image: q0 right (1 vs 0), q1 right (0.8 vs -0.6), q2 wrong (0.8 vs 0.6).
+    acc = grounding_accuracy(queries, targets, gallery, ids, [i for i, _ in ids])
+    assert acc == pytest.approx(200 / 3)
+    with pytest.raises(ValueError, match="not a gallery region"):
+        region_retrieval(queries, [("img3", "HEAD")] * 3, gallery, ids)
+
+
+def _write_fixture(root, entries):
+    (root / "imgs" / "p1").mkdir(parents=True)
+    for k in range(2):
+        Image.new("RGB", (10, 20), (120, 30, 30)).save(root / "imgs" / "p1" / f"{k}.png")  # 20 high, 10 wide
+    (root / "regions.json").write_text(json.dumps(entries), encoding="utf-8")
+
+
+def _entry(k, regions, sentences):
+    text = " ".join(s["text"] for s in sentences)
+    return {"file_path": f"p1/{k}.png", "id": 1, "split": "test", "regions": regions,
+            "long_captions": {"en": [{"text": text, "sentences": sentences}]}}
+
+
+GOOD = [{"part": "HEAD", "box": [0, 2, 5, 8]}, {"part": "SHOES", "box": [17, 1, 20, 10]}]
+SENTS = [{"text": "A man stands at a bus stop.", "part": None}, {"text": "He wears a black cap.", "part": "HEAD"},
+         {"text": "His shoes are white.", "part": "SHOES"}]
+
+
+def test_read_region_annotated_fixture(tmp_path):
+    from glalign.data.regions import load_regions
+
+    _write_fixture(tmp_path, [_entry(0, GOOD, SENTS), _entry(1, GOOD[:1], SENTS[:2])])
+    recs = load_regions(tmp_path)
+    assert [r.file_path for r in recs] == ["p1/0.png", "p1/1.png"]
+    assert recs[0].size == (20, 10) and recs[0].regions == {"HEAD": (0, 2, 5, 8), "SHOES": (17, 1, 20, 10)}
+    assert recs[1].present == [True, False, False, False, False]
+    cap = recs[0].long_captions["en"][0]
+    assert [s.part for s in cap.sentences] == [None, "HEAD", "SHOES"]
+    assert cap.text[cap.sentences[2].start:cap.sentences[2].end] == "His shoes are white."
+
+
+@pytest.mark.parametrize("regions,sentences,message", [
+    ([{"part": "HEAD", "box": [0, 2, 5, 8]}, {"part": "SHOES", "box": [17, 1, 21, 10]}], SENTS, "outside the image"),
+    ([{"part": "HAT", "box": [0, 2, 5, 8]}], SENTS[:1], "unknown part 'HAT'"),
+    (GOOD[:1], SENTS, "part SHOES is not among the image's regions"),
+])
+def test_bad_region_entry_is_named(tmp_path, regions, sentences, message):
+    from glalign.data.regions import load_regions
+
+    _write_fixture(tmp_path, [_entry(0, GOOD, SENTS), _entry(1, regions, sentences)])
+    with pytest.raises(DataError, match=message) as err:
+        load_regions(tmp_path)
+    assert "regions.json#1" in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def longform_domain(tmp_path_factory):
+    from glalign.data.synth import generate_domain
+    from glalign.data.synth_longform import add_longform
+
+    root = tmp_path_factory.mktemp("longform") / "B"
+    generate_domain(root, "B", n_ids=6, seed=5, progress=False)
+    add_longform(root, seed=1)
+    return root
+
+
+def test_add_longform_captions_cover_regions(longform_domain, tmp_path):
+    from glalign.data.regions import load_regions
+    from glalign.data.synth_longform import add_longform
+
+    first = (longform_domain / "regions.json").read_bytes()
+    add_longform(longform_domain, seed=1)  # deterministic
+    assert (longform_domain / "regions.json").read_bytes() == first
+    recs = load_regions(longform_domain)
+    assert len(recs) == len(json.loads((longform_domain / "reid_raw.json").read_text()))
+    for r in recs:
+        for lang in ("en", "vi"):
+            for cap in r.long_captions[lang]:
+                assert 60 <= len(cap.text.split()) <= 150, cap.text
+                parts = {s.part for s in cap.sentences}
+                assert set(r.regions) <= parts, (r.file_path, lang, cap.text)
+                assert None in parts  # pose / action / setting sentences too
+    vi = " ".join(c.text for r in recs for c in r.long_captions["vi"])
+    assert "áo" in vi and "quần" in vi  # Vietnamese garment nouns, modifiers after them
+
+
+def _tiny_clip(out, texts):
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    from glalign.text.tokenizers import train_tokenizer
+
+    torch.manual_seed(0)
+    tok = train_tokenizer(texts, "clip", vocab_size=300)
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    cfg = CLIPConfig(text_config=dict(small, vocab_size=len(tok), max_position_embeddings=64,
+                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                      eos_token_id=tok.eos_token_id),
+                     vision_config=dict(small, image_size=32, patch_size=8), projection_dim=16)
+    CLIPModel(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
+def test_mine_writes_pairs_and_scores_them(longform_domain, tmp_path, run_cli):
+    from glalign.rsm import mine
+
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for lang in ("en", "vi")
+             for c in e["long_captions"][lang]]
+    model = _tiny_clip(tmp_path / "clip", texts)
+    s = mine(longform_domain, model, "vi", "short", min_margin=-2.0, region_mode="pool", progress=False)
+    assert s["rsm"]["truth"] > 0 and 0 <= s["rsm"]["precision"] <= 100
+    assert s["lexicon"]["precision"] > 80  # SynthPEDES nouns are in the lexicon
+    saved = json.loads((longform_domain / "rsm_pairs.vi.short.json").read_text())
+    assert len(saved["pairs"]) == s["pairs"] > 0 and saved["unit"] == "noun phrase"
+    proc = run_cli("rsm", "mine", "--data", longform_domain, "--model", model, "--lang", "en", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    pairs = json.loads((longform_domain / "rsm_pairs.en.long.json").read_text())["pairs"]
+    assert out["pairs"] == len(pairs) and all(p["reliability"] >= 0.05 for p in pairs)
+    assert all(p["box"] is not None and p["part"] in ("HEAD", "UPPERBODY", "LOWERBODY", "SHOES", "OTHERS")
+               for p in pairs)
+    from glalign.data.regions import load_regions
+    from glalign.local_protocol import evaluate_local
+
+    local = evaluate_local(longform_domain, model, "en", split="test")
+    test = [r for r in load_regions(longform_domain) if r.split == "test"]
+    assert local["regions"] == sum(len(r.regions) for r in test)
+    assert local["queries"] == sum(s.part is not None for r in test for c in r.long_captions["en"] for s in c.sentences)
+    assert 0 <= local["R1"] <= local["R5"] <= 100 and 0 <= local["grounding"] <= 100
+    bad = run_cli("rsm", "mine", "--data", tmp_path / "nowhere", "--model", model)
+    assert bad.returncode == 2 and "regions.json" in bad.stderr
