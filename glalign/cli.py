@@ -80,15 +80,35 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from glalign.evaluate import evaluate_run
 
+    if args.protocol == "local":
+        return _evaluate_local(args)
     result = evaluate_run(args.run, args.data, split=args.split, alpha=args.alpha, fmt=args.format,
                           lang=args.lang, per_query_out=args.per_query, device=args.device,
-                          image_encoder=args.image_encoder, text_encoder=args.text_encoder)
+                          image_encoder=args.image_encoder, text_encoder=args.text_encoder, masks=args.masks,
+                          queries=args.queries)
     metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
     metrics["n_queries"] = result.n_queries
     if args.json:
         print(json.dumps(metrics))
     else:
         print("  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    return 0
+
+
+def _evaluate_local(args) -> int:
+    """The local protocol: long-caption sentences retrieve / ground their region (regions.json)."""
+    from glalign.local_protocol import evaluate_local
+
+    model = args.run or args.image_encoder
+    if not model or (args.run is None and args.text_encoder not in (None, args.image_encoder)):
+        raise GlalignError("--protocol local needs --run RUN, or one CLIP folder as --image-encoder "
+                           "(its own text tower)")
+    lang = args.lang or "en"
+    out = evaluate_local(args.data, model, lang=lang, split=args.split, region_mode=args.region_mode,
+                         device=args.device, masks=args.masks)
+    keys = ("R1", "R5", "R10", "mAP", "grounding", "queries", "regions")
+    print(json.dumps({k: out[k] for k in keys}) if args.json else
+          "  ".join(f"{k}={out[k]:.2f}" if isinstance(out[k], float) else f"{k}={out[k]}" for k in keys))
     return 0
 
 
@@ -224,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--image-encoder", help="'small' or a CLIP vision model name/folder")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    tr.add_argument("--masks", help="folder of part label maps under each DIR (default: parsing)")
+    tr.add_argument("--local-supervision", choices=("lexicon", "rsm"),
+                    help="lexicon: noun phrases mapped to parts by keyword lists (GLAlign); rsm: region-phrase pairs "
+                         "mined by `glalign rsm mine` and weighed by their reliability (ROGLE)")
     tr.add_argument("--resume", action="store_true", help="continue from the last complete epoch")
     tr.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     tr.add_argument("--quiet", action="store_true")
@@ -242,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--per-query", help="write per-query results (CSV) here")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    ev.add_argument("--masks", default="parsing", help="folder of part label maps under DIR (default: parsing)")
+    ev.add_argument("--protocol", choices=("global", "local"), default="global",
+                    help="global: image retrieval (R1/5/10, mAP, mINP); local: a sentence retrieves its region "
+                         "among all gallery regions, and grounds it in its image (regions.json)")
+    ev.add_argument("--queries", choices=("short", "long"), default="short",
+                    help="global protocol: the dataset's captions, or the long-form captions of regions.json")
+    ev.add_argument("--region-mode", choices=("crop", "pool"), default="pool",
+                    help="local protocol: regions pooled from the part masks, or cropped boxes")
     ev.set_defaults(func=cmd_evaluate)
 
     # search
@@ -251,7 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--top-k", type=_positive_int, default=10)
     se.add_argument("--alpha", type=_unit_float)
     se.add_argument("--json", action="store_true")
-    se.add_argument("--out", help="save a result strip PNG here")
+    se.add_argument("--out", help="save the result strip here (.png, .jpg, .pdf or .svg; folders are created)")
+    se.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where the model runs")
+    se.add_argument("--index", choices=("exact", "faiss"), default="exact",
+                    help="exact: one pass over the memory-mapped index; faiss: IVF candidates re-ranked exactly "
+                         "(approximate, for galleries beyond memory; needs faiss-cpu)")
+    se.add_argument("--nprobe", type=_positive_int, default=32, help="faiss: inverted lists visited per query")
+    se.add_argument("--index-dtype", choices=("fp16", "fp32"), default="fp16", help="storage of the index file")
+    se.add_argument("--strict", action="store_true", help="an unreadable gallery image is an error, not skipped")
     se.add_argument("query")
     se.set_defaults(func=cmd_search)
 

@@ -44,6 +44,8 @@ class DataSettings:
     format: str = "auto"
     lexicon_mode: str = "extended"
     flip: bool = True
+    masks: str = "parsing"  # part label maps: a folder under each dataset root (or a path)
+    local_supervision: str = "lexicon"  # lexicon: NPs mapped by keyword lists; rsm: ROGLE's mined pairs
 
 
 @dataclass
@@ -78,7 +80,8 @@ class OptimSettings:
 
 GROUPS = {"data": DataSettings, "model": ModelSettings, "optim": OptimSettings}
 _CHOICES = {"lang": LANGS, "format": FORMATS, "lexicon_mode": ("paper", "extended"),
-            "text_kind": ("clip", "gpt2", "phobert"), "region_mode": ("pool", "crop")}
+            "text_kind": ("clip", "gpt2", "phobert"), "region_mode": ("pool", "crop"),
+            "local_supervision": ("lexicon", "rsm")}
 # (low, high, low inclusive, high inclusive) for numbers
 _RANGES = {"epochs": (1, 10_000, True, True), "batch_size": (1, 1 << 20, True, True),
            "lr": (0.0, 10.0, False, True), "weight_decay": (0.0, 10.0, True, True),
@@ -179,7 +182,8 @@ class TrainConfig:
         pretrained_text = {**PROFILES.get(args.profile, {}), **file_values}.get("text_encoder", "small") != "small"
         flags = dict(data=args.data, lang=args.lang, format=args.format, epochs=args.epochs,
                      batch_size=args.batch_size, lr=args.lr, alpha=args.alpha, region_mode=args.region_mode,
-                     seed=args.seed, image_encoder=args.image_encoder)
+                     seed=args.seed, image_encoder=args.image_encoder, masks=args.masks,
+                     local_supervision=args.local_supervision)
         if text in DEFAULT_NAMES:
             flags["text_kind"] = text
             if pretrained_text:  # a pretrained profile: the kind's own checkpoint, never CLIP's weights as GPT-2

@@ -186,11 +186,11 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
                       gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
 
 
-def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None):
+def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None, masks: str = "parsing"):
     """The evaluation records of a dataset: a split ('all' for every split) and optionally a subset of ids."""
     from glalign.data.records import load_dataset
 
-    ds = load_dataset(root, fmt=fmt, lang=lang, check_images=False)
+    ds = load_dataset(root, fmt=fmt, lang=lang, check_images=False, masks=masks)
     recs = ds.records if split == "all" else ds.split(split)
     if not recs:
         raise GlalignError(f"{root}: no entries in split {split!r}")
@@ -202,9 +202,10 @@ def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=
 
 def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
                  lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
-                 device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None
-                 ) -> EvalResult:
-    """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning."""
+                 device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None,
+                 masks: str = "parsing", queries: str = "short") -> EvalResult:
+    """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning.
+    queries: the dataset's captions (short), or the long-form captions of regions.json (long)."""
     from glalign.io import write_csv
     from glalign.model.factory import load_run, zero_shot
     from glalign.text.phrases import dataset_cache_dir
@@ -222,7 +223,13 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     else:
         raise GlalignError("nothing to evaluate: give --run RUN, or --image-encoder and --text-encoder for zero-shot")
     lang = lang or cfg.lang
-    records = select_records(data, lang, split, fmt, ids)
+    records = select_records(data, lang, split, fmt, ids, masks)
+    if queries == "long":
+        from glalign.data.regions import with_long_captions
+
+        records = with_long_captions(records, data, lang)
+    elif queries != "short":
+        raise GlalignError(f"unknown queries {queries!r}; choose short or long")
     result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
                       progress=progress)
     if per_query_out:

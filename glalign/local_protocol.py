@@ -63,7 +63,7 @@ def grounding_accuracy(sentence_emb, sentence_targets, region_emb, region_ids, r
 
 
 def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mode: str = "crop",
-                   device: str = "cpu") -> dict:
+                   device: str = "cpu", masks: str = "parsing") -> dict:
     """Both protocols on ROOT/regions.json's `split` with a vision-language model (a CLIP folder
     or GLAlign run, see glalign.rsm.Embedder): queries are the long-caption sentences that name
     a region, the gallery every region of the split's images."""
@@ -78,7 +78,7 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
     if not records:
         raise GlalignError(f"{root}/regions.json has no {split} images")
     embedder = model if isinstance(model, Embedder) else Embedder(model, device=device)
-    emb, present = _region_embeddings(embedder, root, records, region_mode)
+    emb, present = _region_embeddings(embedder, root, records, region_mode, masks)
     keep = np.nonzero(present)
     region_emb = emb[keep]
     region_ids = [(records[b].file_path, PARTS[p]) for b, p in zip(*keep)]

@@ -153,7 +153,8 @@ def lexicon_part(phrases) -> str | None:
 class Embedder:
     """A vision-language model's image and text towers in one space: a CLIP folder
     (transformers CLIPModel + tokenizer + image processor, e.g. SynthCLIP or
-    openai/clip-vit-base-patch32) or a GLAlign run (its global towers)."""
+    openai/clip-vit-base-patch32) or a GLAlign run, whose local branch (region and phrase heads,
+    the space it aligns regions with phrases in) embeds both regions and sentences."""
 
     def __init__(self, source, device: str = "cpu"):
         from glalign.device import resolve_device
@@ -170,15 +171,12 @@ class Embedder:
         legacy_run = "train" in saved and "hf_configs" in saved
         self.kind = "glalign" if saved.get("model_type") == "glalign" or legacy_run else "clip"
         if self.kind == "glalign":
-            from glalign.data.torchdata import CLIP_MEAN, CLIP_STD
             from glalign.model.factory import load_run, model_geometry
 
             self.model, self.tokenizer, config = load_run(self.source, device=str(self.device))
             self.size, self.max_length = model_geometry(self.model)[0], config.max_length
             self.text_kind = config.text_kind
-            # the normalisation the run was trained with (older runs: CLIP's)
-            self.mean = torch.tensor(getattr(config, "image_mean", None) or CLIP_MEAN.flatten().tolist())
-            self.std = torch.tensor(getattr(config, "image_std", None) or CLIP_STD.flatten().tolist())
+            self.mean, self.std = torch.tensor(config.image_mean), torch.tensor(config.image_std)  # as trained
         else:
             self._load_clip()
 
@@ -215,7 +213,7 @@ class Embedder:
     def images(self, arrays: list[np.ndarray]) -> torch.Tensor:
         x = self._pixels(arrays)
         if self.kind == "glalign":
-            return self.model.encode_image(x, local=False)[0].float().cpu()
+            return self.model.encode_regions(x).float().cpu()
         out = self.model.get_image_features(pixel_values=x)
         return F.normalize(getattr(out, "pooler_output", out), dim=-1).float().cpu()
 
@@ -223,7 +221,8 @@ class Embedder:
     def pooled(self, arrays: list[np.ndarray], weights: np.ndarray) -> torch.Tensor:
         """(N, 5, d): patch tokens averaged with (N, 5, n_patches) weights, projected (CLIP only)."""
         if self.kind == "glalign":
-            raise GlalignError("region mode 'pool' needs a CLIP folder; use --region-mode crop with a GLAlign run")
+            w = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+            return self.model.encode_regions(self._pixels(arrays), w).float().cpu()
         vm = self.model.vision_model
         hidden = vm(pixel_values=self._pixels(arrays)).last_hidden_state[:, 1:]
         w = torch.as_tensor(weights, dtype=hidden.dtype, device=hidden.device)
@@ -249,14 +248,15 @@ class Embedder:
             tok = self.tokenizer(texts[i:i + batch], padding=True, truncation=True, max_length=self.max_length,
                                  return_tensors="pt").to(self.device)
             if self.kind == "glalign":
-                out.append(self.model.encode_text(tok["input_ids"], tok["attention_mask"]).float().cpu())
+                out.append(self.model.encode_phrase_text(tok["input_ids"], tok["attention_mask"]).float().cpu())
             else:
                 f = self.model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
                 out.append(F.normalize(getattr(f, "pooler_output", f), dim=-1).float().cpu())
         return torch.cat(out) if out else torch.zeros(0, 1)
 
 
-def _region_embeddings(embedder: Embedder, root: Path, records, mode: str) -> tuple[torch.Tensor, np.ndarray]:
+def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks: str = "parsing"
+                       ) -> tuple[torch.Tensor, np.ndarray]:
     """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords."""
     from glalign.data.records import open_image
     from glalign.parsing.masks import load_label_map, patch_weights
@@ -269,7 +269,7 @@ def _region_embeddings(embedder: Embedder, root: Path, records, mode: str) -> tu
     if mode == "pool":
         weights = []
         for r, a in zip(records, arrays):
-            mask = root / "parsing" / Path(r.file_path).with_suffix(".png")
+            mask = root / masks / Path(r.file_path).with_suffix(".png")
             if mask.exists():
                 label = load_label_map(mask)
             else:  # boxes only: rasterise them, smaller regions drawn last so they stay visible
@@ -347,7 +347,7 @@ def _add_lexicon(units: dict[str, list[_Unit]], lang: str) -> None:
 # ------------------------------------------------------------------ mining
 def mine(root, model, lang: str = "en", captions: str = "long", min_margin: float = 0.05, per_region: int = 1,
          region_mode: str = "crop", device: str = "cpu", batch: int = 64, progress: bool = True,
-         write: bool = True, baseline: bool = True) -> dict:
+         write: bool = True, baseline: bool = True, masks: str = "parsing") -> dict:
     """Mine region-sentence pairs for every image of regions.json; write
     ROOT/rsm_pairs.<lang>.<captions>.json (atomically) and return a summary with the mining time
     (splitting, embedding and matching; model loading and the baseline excluded) and, where
@@ -370,7 +370,7 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
     for start in tqdm(range(0, len(records), batch), desc=f"RSM {lang} {captions}", unit="batch",
                       disable=not progress):
         chunk = records[start:start + batch]
-        region_emb, present = _region_embeddings(embedder, root, chunk, region_mode)
+        region_emb, present = _region_embeddings(embedder, root, chunk, region_mode, masks)
         chunk_units = [units[r.file_path] for r in chunk]
         text_emb = embedder.texts([u.text for us in chunk_units for u in us], lang)
         offset = 0

@@ -22,26 +22,59 @@ __all__ = ["TrainConfig", "train", "completed_epochs", "load_training_records"]
 from glalign.model.factory import load_run, model_geometry, text_view_for  # noqa: E402,F401
 
 
+def mined_phrases(root, records, lang: str) -> tuple[dict, dict]:
+    """Part phrases and their weights from ROGLE's mined pairs (rsm_pairs.<lang>.short.json):
+    {caption: {part: text}}, {caption: {part: mean reliability}}."""
+    import json
+
+    path = Path(root) / f"rsm_pairs.{lang}.short.json"
+    if not path.exists():
+        raise GlalignError(f"{path} does not exist: --local-supervision rsm trains on mined pairs; mine them first "
+                           f"with `glalign rsm mine --data {root} --model CLIP_DIR --lang {lang} --captions short`")
+    try:
+        pairs = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GlalignError(f"{path} is damaged ({exc}); mine the pairs again") from None
+    by_image = {r.file_path: r for r in records}
+    texts: dict = {}
+    for p in pairs:
+        r = by_image.get(p["file_path"])
+        if r is None or not 0 <= p["caption"] < len(r.captions):
+            continue
+        texts.setdefault(r.captions[p["caption"]], {}).setdefault(p["part"], []).append(p)
+    phrases = {c: {part: ", ".join(x["text"] for x in found) for part, found in parts.items()}
+               for c, parts in texts.items()}
+    weights = {c: {part: sum(x["reliability"] for x in found) / len(found) for part, found in parts.items()}
+               for c, parts in texts.items()}
+    return phrases, weights
+
+
 def load_training_records(cfg: TrainConfig):
-    """Train-split records of every --data root; ids of different roots never collide."""
+    """Train-split records of every --data root (ids of different roots never collide), their part
+    phrases, and (RSM supervision) the phrases' weights, else None."""
     from glalign.data.records import load_dataset
     from glalign.text.phrases import cached_extract, dataset_cache_dir, part_phrases
 
-    records, phrases = [], {}
+    records, phrases, weights = [], {}, ({} if cfg.data.local_supervision == "rsm" else None)
     data = cfg.data
     for i, root in enumerate(data.data):
-        ds = load_dataset(root, fmt=data.format, lang=data.lang, check_images=False)
+        ds = load_dataset(root, fmt=data.format, lang=data.lang, check_images=False, masks=data.masks)
         train = ds.split("train")
         if not train:
             raise GlalignError(f"{root}: no 'train' split entries to train on")
         if len(data.data) > 1:
             for r in train:
                 r.pid = (i, r.pid)
-        captions = sorted({c for r in train for c in r.captions})
-        extracted = cached_extract(captions, data.lang, data.lexicon_mode, dataset_cache_dir(root))
-        phrases.update({c: part_phrases(p) for c, p in zip(captions, extracted)})
+        if weights is not None:
+            mined, w = mined_phrases(root, train, data.lang)
+            phrases.update(mined)
+            weights.update(w)
+        else:
+            captions = sorted({c for r in train for c in r.captions})
+            extracted = cached_extract(captions, data.lang, data.lexicon_mode, dataset_cache_dir(root))
+            phrases.update({c: part_phrases(p) for c, p in zip(captions, extracted)})
         records += train
-    return records, phrases
+    return records, phrases, weights
 
 
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path | None:
@@ -140,7 +173,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     o = cfg.optim
     torch.manual_seed(o.seed)
 
-    records, phrases = load_training_records(cfg)
+    records, phrases, phrase_weights = load_training_records(cfg)
     labels = contiguous_labels(records)
     captions = sorted({c for r in records for c in r.captions})
     view = text_view_for(cfg.model.text_kind, cfg.data.lang,
@@ -150,7 +183,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
     model = build_model(cfg, tokenizer).to(device)
     task = GLAlignTask(model, o.alpha)
     dataset = PairDataset(records, image_store_for(model), phrases, labels, cfg.model.region_mode,
-                          flip=cfg.data.flip, text_view=view)
+                          flip=cfg.data.flip, text_view=view, phrase_weights=phrase_weights)
     collate = make_collate(tokenizer, cfg.model.max_length, view)
     steps_per_epoch = max(1, len(dataset) // o.batch_size)
     opt, lr_lambda = make_optimizer(model, cfg, steps_per_epoch)

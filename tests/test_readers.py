@@ -145,3 +145,21 @@ def test_cli_check_json_and_errors(run_cli, tmp_path, synth_a):
     (bad / "reid_raw.json").write_text("{")
     res = run_cli("data", "check", bad)
     assert res.returncode == 2 and "malformed JSON" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_masks_folder_option(synth_a, tmp_path):
+    """Estimated masks live beside the ground-truth ones (e.g. parsing_est/ from `data parse`)."""
+    import shutil
+
+    from glalign.data.records import load_dataset
+    from glalign.errors import GlalignError
+
+    root = tmp_path / "A"
+    shutil.copytree(synth_a, root)
+    with pytest.raises(GlalignError, match="mask folder .*parsing_est does not exist"):
+        load_dataset(root, lang="en", masks="parsing_est")
+    shutil.copytree(root / "parsing", root / "parsing_est")
+    recs = load_dataset(root, lang="en", masks="parsing_est").records
+    assert all(r.mask is not None and r.mask.parent.parent.name == "parsing_est" for r in recs)
+    (root / "parsing_est" / recs[0].file_path).with_suffix(".png").unlink()
+    assert load_dataset(root, lang="en", masks="parsing_est").records[0].mask is None  # stripes for that one

@@ -182,3 +182,64 @@ def test_mine_writes_pairs_and_scores_them(longform_domain, tmp_path, run_cli):
     assert 0 <= local["R1"] <= local["R5"] <= 100 and 0 <= local["grounding"] <= 100
     bad = run_cli("rsm", "mine", "--data", tmp_path / "nowhere", "--model", model)
     assert bad.returncode == 2 and "regions.json" in bad.stderr
+
+
+def test_train_with_mined_supervision(longform_domain, tmp_path):
+    """--local-supervision rsm: the local loss runs over mined pairs, each weighed by its reliability."""
+    import pandas as pd
+
+    from glalign.config import TrainConfig
+    from glalign.errors import GlalignError
+    from glalign.rsm import mine
+    from glalign.train import load_training_records, train
+
+    cfg = TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out=str(tmp_path / "run"),
+                                  epochs=1, batch_size=8, local_supervision="rsm", device="cpu")
+    (longform_domain / "rsm_pairs.en.short.json").unlink(missing_ok=True)
+    with pytest.raises(GlalignError, match="mine them first"):
+        load_training_records(cfg)
+    texts = [c for e in json.loads((longform_domain / "reid_raw_en.json").read_text()) for c in e["captions"]]
+    model = _tiny_clip(tmp_path / "clip", texts)
+    mine(longform_domain, model, "en", "short", min_margin=0.0, region_mode="pool", progress=False)
+    records, phrases, weights = load_training_records(cfg)
+    pairs = json.loads((longform_domain / "rsm_pairs.en.short.json").read_text())["pairs"]
+    assert weights and all(w >= 0.0 for d in weights.values() for w in d.values())
+    some = pairs[0]
+    caption = next(r for r in records if r.file_path == some["file_path"]).captions[some["caption"]]
+    assert some["text"] in phrases[caption][some["part"]]
+    run = train(cfg, progress=False)
+    assert pd.read_csv(run / "history.csv").local_loss.notna().all()
+
+
+def test_weighted_local_loss_ignores_zero_weight_pairs():
+    import torch
+
+    from glalign.model.losses import symmetric_ce
+
+    torch.manual_seed(0)
+    a, b = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1), torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    scale = torch.tensor(10.0)
+    assert symmetric_ce(a, b, scale, weights=torch.ones(3)) == pytest.approx(float(symmetric_ce(a, b, scale)))
+    w = torch.tensor([1.0, 1.0, 0.0])  # the third pair still acts as a negative, but adds no term of its own
+    full = symmetric_ce(a, b, scale, weights=w)
+    logits = scale * a @ b.t()
+    by_hand = (-(torch.log_softmax(logits, 1).diag()[:2]).sum() - torch.log_softmax(logits.t(), 1).diag()[:2].sum()) / 4
+    assert float(full) == pytest.approx(float(by_hand), rel=1e-5)
+
+
+def test_evaluate_protocols_and_long_queries(longform_domain, tmp_path, run_cli):
+    from glalign.config import TrainConfig
+    from glalign.train import train
+
+    run = train(TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out=str(tmp_path / "r"),
+                                        epochs=1, batch_size=8, device="cpu"), progress=False)
+    local = run_cli("evaluate", "--run", run, "--data", longform_domain, "--protocol", "local", "--json")
+    assert local.returncode == 0, local.stderr
+    out = json.loads(local.stdout)
+    assert set(out) == {"R1", "R5", "R10", "mAP", "grounding", "queries", "regions"}
+    assert 0 <= out["R1"] <= out["R5"] <= out["R10"] <= 100 and out["queries"] > 0
+    short = json.loads(run_cli("evaluate", "--run", run, "--data", longform_domain, "--json").stdout)
+    long = run_cli("evaluate", "--run", run, "--data", longform_domain, "--queries", "long", "--json")
+    assert long.returncode == 0, long.stderr
+    # two long captions per image as two short ones: the same number of queries, other texts
+    assert json.loads(long.stdout)["n_queries"] == short["n_queries"]

@@ -195,12 +195,18 @@ def _normalise_pid(pid):
 
 
 def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: bool = False,
-                 check_images: bool = True) -> Dataset:
+                 check_images: bool = True, masks: str = "parsing") -> Dataset:
     """Read and validate a dataset. Every problem names the file and the entry; with skip_bad
-    the bad entries are dropped and listed in Dataset.skipped instead of raising."""
+    the bad entries are dropped and listed in Dataset.skipped instead of raising. `masks` is the
+    folder of part label maps (relative to the root, or a path): the default `parsing/` may be
+    absent (stripes are used), a folder named explicitly must exist."""
     root = Path(root)
     if not root.is_dir():
         raise GlalignError(f"dataset folder {root} does not exist")
+    mask_root = root / masks
+    if masks != "parsing" and not mask_root.is_dir():
+        raise GlalignError(f"mask folder {mask_root} does not exist (make it with `glalign data parse {root} "
+                           f"--parser MODEL --out {mask_root}`)")
     fmt = detect_format(root) if fmt in (None, "auto") else fmt
     if fmt not in FORMATS:
         raise GlalignError(f"unknown dataset format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -255,7 +261,7 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
                 bad(f"{src}: {problem}")
                 continue
         seen[rel] = src
-        mask = root / "parsing" / Path(rel).with_suffix(".png")
+        mask = mask_root / Path(rel).with_suffix(".png")
         records.append(Record(image=image, file_path=rel, pid=pid, captions=[c.strip() for c in caps],
                               split=e["split"], lang=lang, source=src,
                               mask=mask if mask.exists() or mask.is_symlink() else None))

@@ -160,3 +160,15 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
     if not out:
         raise DataError(f"{path}: no entries")
     return out
+
+
+def with_long_captions(records: list, root, lang: str) -> list:
+    """Copies of dataset records whose captions are their long-form captions in `lang` (for
+    `evaluate --queries long`); records without one are dropped."""
+    import dataclasses
+
+    longs = {r.file_path: [c.text for c in r.long_captions.get(lang, [])] for r in load_regions(root, check_images=False)}
+    out = [dataclasses.replace(r, captions=longs[r.file_path]) for r in records if longs.get(r.file_path)]
+    if not out:
+        raise GlalignError(f"{Path(root) / 'regions.json'} has no {lang} long captions for these images")
+    return out

@@ -85,8 +85,10 @@ class PairDataset(torch.utils.data.Dataset):
     """Every (image, caption) pair of the training records."""
 
     def __init__(self, records, store: ImageStore, part_phrases: dict[str, dict], labels: dict,
-                 region_mode: str, flip: bool = True, text_view=None):
+                 region_mode: str, flip: bool = True, text_view=None, phrase_weights: dict | None = None):
+        """phrase_weights: {caption: {part: weight}} for mined (RSM) supervision; None: all 1."""
         self.records, self.store, self.part_phrases = records, store, part_phrases
+        self.phrase_weights = phrase_weights
         self.labels, self.region_mode, self.flip = labels, region_mode, flip
         self.text_view = text_view or (lambda t: t)
         self.items = [(ri, ci) for ri, r in enumerate(records) for ci in range(len(r.captions))]
@@ -102,6 +104,8 @@ class PairDataset(torch.utils.data.Dataset):
         caption = rec.captions[ci]
         item.update(caption=self.text_view(caption), phrases=self.part_phrases.get(caption, {}),
                     label=self.labels[rec.pid])
+        if self.phrase_weights is not None:
+            item["phrase_weights"] = self.phrase_weights.get(caption, {})
         return item
 
 
@@ -142,5 +146,8 @@ def make_collate(tokenizer, max_length: int, text_view=None):
         out.update(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"],
                    labels=torch.tensor([it["label"] for it in items]))
         out.update(tokenize_phrases([it["phrases"] for it in items], tokenizer, max_length, text_view))
+        if "phrase_weights" in items[0]:
+            out["phrase_weight"] = torch.tensor([[float(it["phrase_weights"].get(p, 0.0)) for p in PARTS]
+                                                 for it in items])
         return out
     return collate

@@ -99,8 +99,7 @@ class GLAlignModel(PreTrainedModel):
         if not local:
             return glob, None
         if self.region_mode == "pool":
-            w = part_weights / part_weights.sum(-1, keepdim=True).clamp(min=1e-6)
-            regions = torch.einsum("bpn,bnh->bph", w.to(patches.dtype), patches)
+            regions = self.pool_patches(patches, part_weights)
         else:
             b = pixels.shape[0]
             regions = patches.new_zeros(b, len(PARTS), patches.shape[-1])
@@ -109,6 +108,23 @@ class GLAlignModel(PreTrainedModel):
                 crop_cls, _ = self._vit(crops[idx[:, 0], idx[:, 1]])
                 regions = regions.index_put((idx[:, 0], idx[:, 1]), crop_cls.to(regions.dtype))
         return glob, F.normalize(self.region_proj(regions), dim=-1)
+
+    @staticmethod
+    def pool_patches(patches: torch.Tensor, part_weights: torch.Tensor) -> torch.Tensor:
+        """(B, n, h) patch tokens averaged with (B, 5, n) part weights -> (B, 5, h)."""
+        w = part_weights / part_weights.sum(-1, keepdim=True).clamp(min=1e-6)
+        return torch.einsum("bpn,bnh->bph", w.to(patches.dtype), patches)
+
+    def encode_regions(self, pixels: torch.Tensor, part_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Local-branch embeddings of image regions, whatever the training region mode: pooled
+        parts (B, 5, d) with part_weights, or each image taken as one region crop (B, d) without."""
+        cls, patches = self._vit(pixels)
+        hidden = cls if part_weights is None else self.pool_patches(patches, part_weights)
+        return F.normalize(self.region_proj(hidden), dim=-1)
+
+    def encode_phrase_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Local-branch embeddings of texts (M, d): what a region is aligned with."""
+        return F.normalize(self.phrase_proj(self._text_hidden(input_ids, attention_mask)), dim=-1)
 
     # -------------------------------------------------------------- text
     def _text_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -124,7 +140,7 @@ class GLAlignModel(PreTrainedModel):
         dim = self.phrase_proj.out_features
         out = torch.zeros(batch, len(PARTS), dim, device=self.logit_scale.device)
         if len(slots):
-            emb = F.normalize(self.phrase_proj(self._text_hidden(input_ids, attention_mask)), dim=-1)
+            emb = self.encode_phrase_text(input_ids, attention_mask)
             out = out.index_put((slots[:, 0], slots[:, 1]), emb.to(out.dtype))
         return out
 

@@ -13,24 +13,29 @@ from glalign import PARTS
 
 
 def symmetric_ce(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor,
-                 pids: torch.Tensor | None = None) -> torch.Tensor:
-    """img, txt: (N, d) L2-normalised; returns (L_img + L_txt) / 2."""
+                 pids: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """img, txt: (N, d) L2-normalised; returns (L_img + L_txt) / 2. `weights` (N,) weighs each
+    pair's two cross-entropy terms (mined pairs by their reliability); None: a plain mean."""
     logits = logit_scale * img @ txt.t()
     if pids is None:
         targets = torch.eye(len(img), device=img.device, dtype=logits.dtype)
     else:
         targets = (pids[:, None] == pids[None, :]).to(logits.dtype)
         targets = targets / targets.sum(1, keepdim=True)
-    loss_img = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
-    loss_txt = -(targets.t() * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
-    return (loss_img + loss_txt) / 2
+    ce_img = -(targets * F.log_softmax(logits, dim=1)).sum(1)
+    ce_txt = -(targets.t() * F.log_softmax(logits.t(), dim=1)).sum(1)
+    if weights is None:
+        return (ce_img.mean() + ce_txt.mean()) / 2
+    w = weights.to(ce_img.dtype)
+    return ((ce_img * w).sum() + (ce_txt * w).sum()) / (2 * w.sum().clamp(min=1e-12))
 
 
 def local_loss(regions: torch.Tensor, region_present: torch.Tensor, phrases: torch.Tensor,
-               phrase_present: torch.Tensor, logit_scale: torch.Tensor, pids: torch.Tensor | None = None
-               ) -> tuple[torch.Tensor, dict]:
+               phrase_present: torch.Tensor, logit_scale: torch.Tensor, pids: torch.Tensor | None = None,
+               weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Per part, symmetric CE over the pairs where both the region and the phrase exist; the mean
-    over parts that have at least two such pairs. Returns (loss, {part: n_pairs})."""
+    over parts that have at least two such pairs. `weights` (N, 5): each pair's weight (RSM's
+    reliability); None weighs all alike. Returns (loss, {part: n_pairs})."""
     losses, counts = [], {}
     for p, name in enumerate(PARTS):
         valid = region_present[:, p] & phrase_present[:, p]
@@ -38,7 +43,8 @@ def local_loss(regions: torch.Tensor, region_present: torch.Tensor, phrases: tor
         counts[name] = n
         if n >= 2:
             losses.append(symmetric_ce(regions[valid, p], phrases[valid, p], logit_scale,
-                                       None if pids is None else pids[valid]))
+                                       None if pids is None else pids[valid],
+                                       None if weights is None else weights[valid, p]))
     if not losses:
         return regions.sum() * 0.0, counts
     return torch.stack(losses).mean(), counts

@@ -34,13 +34,15 @@ class GLAlignTask(nn.Module):
         if phr is not None:
             out.update(regions=regions.float(), region_present=batch["present"], phrases=phr.float(),
                        phrase_present=batch["phrase_present"])
+            if "phrase_weight" in batch:  # mined supervision: each pair weighed by its reliability
+                out["phrase_weight"] = batch["phrase_weight"].float()
         if self.gather is not None:
             out = self.gather(out)
         scale = model.scale().float()
         g_loss = symmetric_ce(out["image"], out["text"], scale, out["labels"])
         if "phrases" in out:
             l_loss, _ = local_loss(out["regions"], out["region_present"], out["phrases"], out["phrase_present"],
-                                   scale, out["labels"])
+                                   scale, out["labels"], out.get("phrase_weight"))
         else:
             l_loss = g_loss * 0.0
         return {"loss": total_loss(g_loss, l_loss, self.alpha), "global": g_loss, "local": l_loss}
