@@ -137,6 +137,19 @@ def cmd_rsm_mine(args) -> int:
     return 0
 
 
+def cmd_pretrain(args) -> int:
+    """SynthCLIP or SynthPhoBERT into --out (skipped when it already holds one with these settings)."""
+    if args.what == "clip":
+        from glalign.pretrain.clip import ClipPretrainConfig as Config, pretrain_clip as pretrain
+    else:
+        from glalign.pretrain.mlm import MlmPretrainConfig as Config, pretrain_mlm as pretrain
+    cfg = Config(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    out = pretrain(args.out, corpus=args.corpus, n_ids=args.ids, cfg=cfg, device=args.device,
+                   overwrite=args.overwrite, progress=not args.quiet)
+    print(out)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from glalign import bench
 
@@ -322,6 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     rm.add_argument("--quiet", action="store_true")
     rm.set_defaults(func=cmd_rsm_mine)
+
+    # pretrain
+    pt = sub.add_parser("pretrain", help="pretrain SynthCLIP / SynthPhoBERT on a synthetic corpus",
+                        description="Build the embedded default's pretrained transformers on a corpus of their own "
+                                    "identities: clip is a CLIPModel trained contrastively on English image-caption "
+                                    "pairs, phobert a RobertaForMaskedLM trained on word-segmented Vietnamese captions. "
+                                    "The folder loads like openai/clip-vit-base-patch32 / vinai/phobert-base "
+                                    "(--image-encoder DIR --text-encoder DIR); history.csv holds the curve.")
+    pt.add_argument("what", choices=("clip", "phobert"))
+    pt.add_argument("--out", required=True, help="model folder (written atomically)")
+    pt.add_argument("--corpus", help="SynthPEDES-format corpus folder; made with --ids if missing or empty "
+                                     "(default: OUT/../corpus-<ids>-s<seed>)")
+    pt.add_argument("--ids", type=_positive_int, default=2000, help="identities of a corpus made here")
+    pt.add_argument("--epochs", type=_positive_int)
+    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    pt.add_argument("--overwrite", action="store_true", help="replace a model made with other settings")
+    pt.add_argument("--quiet", action="store_true")
+    pt.set_defaults(func=cmd_pretrain)
 
     # bench
     be = sub.add_parser("bench", help="benchmarks that print numbers")

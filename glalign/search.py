@@ -1,12 +1,14 @@
 """Search a folder of images with a description, and explain a match.
 
-The gallery's embeddings are cached beside it (keyed by the run and each image's size and
-mtime) and rebuilt when images change. Exact search: query x gallery products in chunks,
-keeping a running top-k, so memory stays bounded for any gallery size."""
+The gallery's embeddings become one memory-mapped index file (glalign.index), keyed by the run and
+each image's size and mtime, and rebuilt when images change or the file does not check out. Exact
+search is one product per query batch over the map; `topk_fused` stays as the reference the index
+is tested against."""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import numpy as np
 import torch
 
 from glalign import PARTS
-from glalign.errors import GlalignError
+from glalign.errors import DataError, GlalignError
+from glalign.index import DTYPES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
@@ -45,67 +48,125 @@ def topk_fused(query, gallery, alpha: float, k: int, chunk: int = 65536):
 
 
 class GalleryIndex:
-    def __init__(self, run, gallery, device: str = "cpu", progress: bool = False):
-        from glalign.train import load_run
+    """A folder of images, embedded once into a memory-mapped index file (see glalign.index) and
+    searched by a description. The file lives beside the gallery, or in the user cache folder when
+    the gallery is read-only; it is rebuilt whenever it does not check out. Unreadable images are
+    skipped and listed in `skipped` (`strict=True`: the first one is an error)."""
+
+    def __init__(self, run, gallery, device: str = "cpu", progress: bool = False, dtype: str = "float16",
+                 strict: bool = False, index: str = "exact", nprobe: int = 32):
+        from glalign.model.factory import load_run
 
         self.run, self.root = Path(run), Path(gallery)
         if not self.root.is_dir():
             raise GlalignError(f"gallery folder {self.root} does not exist")
+        if dtype not in DTYPES or index not in ("exact", "faiss"):
+            raise ValueError(f"dtype {dtype!r} / index {index!r}")
+        self.dtype, self.strict, self.kind, self.nprobe, self.progress = dtype, strict, index, nprobe, progress
         self.model, self.tokenizer, self.cfg = load_run(run, device)
-        self.progress = progress
         files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
                        and not any(part.startswith(".") for part in p.relative_to(self.root).parts))
         if not files:
             raise GlalignError(f"gallery folder {self.root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        self.paths = [p.relative_to(self.root).as_posix() for p in files]
+        rels = [p.relative_to(self.root).as_posix() for p in files]
         masks_root = self.root.parent / "parsing" if self.root.name == "imgs" else None
         self.items = [_Img(p, (m if masks_root and (m := masks_root / rel).exists() else None))
-                      for p, rel in zip(files, self.paths)]
-        self.embeddings = self._load_or_build()
+                      for p, rel in zip(files, rels)]
+        self._rels = rels
+        self.index = self._load_or_build()
+        self.paths: list[str] = self.index.header["paths"]
+        self.skipped: list[list[str]] = self.index.header["skipped"]  # [relative path, why]
+        if strict and self.skipped:
+            raise DataError(f"{self.root / self.skipped[0][0]}: {self.skipped[0][1]} (drop --strict to skip "
+                            f"unreadable images; {len(self.skipped)} in this gallery)")
+        self._ivf = None
 
     def _fingerprint(self) -> str:
         h = hashlib.sha1()
-        h.update((self.run / "model.safetensors").read_bytes()[:4096])
-        h.update(str((self.run / "model.safetensors").stat().st_mtime_ns).encode())
-        for it, rel in zip(self.items, self.paths):
-            st = it.image.stat()
-            h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}".encode())
+        weights = self.run / "model.safetensors"
+        with open(weights, "rb") as f:
+            h.update(f.read(4096))
+        st = weights.stat()
+        h.update(f"{st.st_size}:{st.st_mtime_ns}:{self.dtype}".encode())
+        for it, rel in zip(self.items, self._rels):
+            try:
+                st = os.stat(it.image)
+                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            except OSError as exc:  # a dangling link or a loop: skipped when built, part of the fingerprint
+                h.update(f"{rel}:error {exc.errno}\n".encode())
         return h.hexdigest()
 
     def cache_path(self) -> Path:
-        return self.root / f".glalign-index-{hashlib.sha1(str(self.run.resolve()).encode()).hexdigest()[:10]}"
+        """Where the index is written: beside the gallery, or in the user cache folder if the gallery
+        folder is read-only."""
+        return self._cache_paths()[0 if os.access(self.root, os.W_OK) else 1]
+
+    def _cache_paths(self) -> list[Path]:
+        name = (f".glalign-index-{hashlib.sha1(str(self.run.resolve()).encode()).hexdigest()[:10]}-"
+                f"{'fp16' if self.dtype == 'float16' else 'fp32'}.gli")
+        user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "glalign"
+        key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]
+        return [self.root / name, user / key / name.lstrip(".")]
 
     def _load_or_build(self):
-        from safetensors.torch import load_file, save_file
+        from glalign.index import FusedIndex, IndexUnusable, write_index
+
+        fp = self._fingerprint()
+        for path in self._cache_paths():
+            if path.is_file():
+                try:
+                    idx = FusedIndex(path, {"fingerprint": fp})
+                    if len(idx.header.get("paths", ())) == idx.n and isinstance(idx.header.get("skipped"), list):
+                        self.rebuilt = False
+                        return idx
+                except IndexUnusable:
+                    pass  # truncated, garbage, stale or foreign: rebuilt below
+        emb, paths, skipped = self._encode()
+        meta = {"fingerprint": fp, "paths": paths, "skipped": skipped, "run": str(self.run)}
+        target = self.cache_path()
+        try:
+            write_index(target, *emb, dtype=self.dtype, meta=meta)
+        except OSError:  # the folder looked writable but is not (read-only mount, full disk)
+            target = self._cache_paths()[1]
+            write_index(target, *emb, dtype=self.dtype, meta=meta)
+        self.rebuilt = True
+        return FusedIndex(target, {"fingerprint": fp})
+
+    def _encode(self, block: int = 512):
+        """Embed the readable images block by block (a fresh image store per block bounds memory)."""
+        from tqdm.auto import tqdm
 
         from glalign.data.torchdata import ImageStore
         from glalign.evaluate import encode_gallery
-        from glalign.io import atomic_path, write_json
-        from glalign.train import model_geometry
+        from glalign.model.factory import model_geometry
 
-        base = self.cache_path()
-        fp = self._fingerprint()
-        meta_path, tensor_path = base.with_suffix(".json"), base.with_suffix(".safetensors")
-        if meta_path.exists() and tensor_path.exists():
-            meta = json.loads(meta_path.read_text())
-            if meta.get("fingerprint") == fp and meta.get("paths") == self.paths:
-                self.rebuilt = False
-                t = load_file(str(tensor_path))
-                return {"global": t["global"], "regions": t["regions"], "present": t["present"].bool()}
         size, grid = model_geometry(self.model)
-        g = encode_gallery(self.model, self.items, ImageStore(size, grid), self.cfg.region_mode,
-                           progress=self.progress)
-        emb = {"global": g.global_, "regions": g.regions, "present": g.present}
-        with atomic_path(tensor_path) as tmp:
-            save_file({"global": g.global_, "regions": g.regions, "present": g.present.to(torch.uint8)}, str(tmp))
-        write_json(meta_path, {"fingerprint": fp, "paths": self.paths, "run": str(self.run)})
-        self.rebuilt = True
-        return emb
+        outs, paths, skipped = [], [], []
+        for start in tqdm(range(0, len(self.items), block), desc="gallery", unit="block", leave=False,
+                          disable=not self.progress):
+            store, good = ImageStore(size, grid), []
+            for it, rel in zip(self.items[start:start + block], self._rels[start:start + block]):
+                try:
+                    store.get(it.image, it.mask)
+                except DataError as exc:
+                    if self.strict:
+                        raise DataError(f"{exc} (drop --strict to skip unreadable images)") from None
+                    skipped.append([rel, str(exc)])
+                    continue
+                good.append(it)
+                paths.append(rel)
+            if good:
+                g = encode_gallery(self.model, good, store, self.cfg.region_mode, progress=False)
+                outs.append((g.global_, g.regions, g.present))
+        if not outs:
+            raise GlalignError(f"gallery folder {self.root}: none of its {len(self.items)} images can be read "
+                               f"(first: {skipped[0][1]})")
+        return [torch.cat(t) for t in zip(*outs)], paths, skipped
 
     def _query(self, text: str):
         from glalign.evaluate import encode_queries
+        from glalign.model.factory import text_view_for
         from glalign.text.phrases import extract, part_phrases
-        from glalign.train import text_view_for
 
         if not text.strip():
             raise GlalignError("the query is empty; describe the person, e.g. 'a woman in a red jacket'")
@@ -114,24 +175,27 @@ class GalleryIndex:
                            text_view_for(self.cfg.text_kind, self.cfg.lang, [text]), progress=False)
         return q, phrases
 
-    def _gallery(self):
-        from glalign.evaluate import GalleryEmbeddings
+    def _rows(self, text: str, alpha: float | None):
+        from glalign.index import query_rows
 
-        e = self.embeddings
-        return GalleryEmbeddings(e["global"], e["regions"], e["present"])
+        q, _ = self._query(text)
+        return query_rows(q, self.cfg.alpha if alpha is None else alpha)
 
     def scores(self, text: str, alpha: float | None = None) -> torch.Tensor:
         """The fused score of every gallery image (for plots; search() does not need them all)."""
-        from glalign.evaluate import fuse
-
-        q, _ = self._query(text)
-        return fuse(q, self._gallery(), self.cfg.alpha if alpha is None else alpha)[0]
+        return torch.from_numpy(self.index.scores(self._rows(text, alpha))[0].copy())
 
     def search(self, text: str, top_k: int = 10, alpha: float | None = None) -> list[dict]:
-        q, _ = self._query(text)
-        vals, idx = topk_fused(q, self._gallery(), self.cfg.alpha if alpha is None else alpha, top_k)
+        w = self._rows(text, alpha)
+        if self.kind == "faiss":
+            from glalign.index import faiss_topk, open_faiss
+
+            self._ivf = self._ivf or open_faiss(self.index, progress=self.progress)
+            vals, idx = faiss_topk(self.index, self._ivf, w, top_k, self.nprobe)
+        else:
+            vals, idx = self.index.topk(w, top_k)
         return [{"rank": i + 1, "path": self.paths[j], "score": round(float(v), 6)}
-                for i, (v, j) in enumerate(zip(vals.tolist(), idx.tolist()))]
+                for i, (v, j) in enumerate(zip(vals[0].tolist(), idx[0].tolist()))]
 
     def explain(self, text: str, path: str, alpha: float | None = None) -> dict:
         """Per query part: its phrase, the image region's presence and the local similarity."""
@@ -140,33 +204,54 @@ class GalleryIndex:
 
         if path not in self.paths:
             raise GlalignError(f"{path} is not in the gallery {self.root}")
-        j = self.paths.index(path)
+        glob_j, regions, present = self.index.embeddings(self.paths.index(path))
         q, phrases = self._query(text)
         alpha = self.cfg.alpha if alpha is None else alpha
-        e = self.embeddings
-        glob = float(q.global_[0] @ e["global"][j])
+        glob = float(q.global_[0] @ glob_j)
         items = []
         for name, phrase in part_phrases(phrases).items():
             p = PARTS.index(name)
-            present = bool(e["present"][j, p])
-            sim = float(q.phrases[0, p] @ e["regions"][j, p]) if present else 0.0
-            items.append({"part": name, "text": phrase, "region_present": present, "similarity": sim})
+            sim = float(q.phrases[0, p] @ regions[p]) if present[p] else 0.0
+            items.append({"part": name, "text": phrase, "region_present": bool(present[p]), "similarity": sim})
         local = float(np.mean([i["similarity"] for i in items])) if items else 0.0
         return {"query": text, "path": path, "global": glob, "local": local, "alpha": alpha,
                 "score": mix(alpha, glob, local), "phrases": items,
                 "unmapped": [p.text for p in phrases if p.part is None]}
 
 
+OUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def _check_out(out) -> Path:
+    out = Path(out)
+    if out.is_dir():
+        raise GlalignError(f"--out {out} is a folder; name the file to write, e.g. {out / 'results.png'}")
+    if out.suffix.lower() not in OUT_SUFFIXES:
+        raise GlalignError(f"--out {out}: unknown extension {out.suffix or '(none)'!r}; use .png, .jpg, .pdf or .svg")
+    return out
+
+
 def search_cli(args) -> int:
-    index = GalleryIndex(args.run, args.gallery)
+    import sys
+
+    out = _check_out(args.out) if args.out else None  # before the slow part
+    index = GalleryIndex(args.run, args.gallery, device=getattr(args, "device", "cpu"),
+                         dtype="float32" if getattr(args, "index_dtype", "fp16") == "fp32" else "float16",
+                         strict=getattr(args, "strict", False), index=getattr(args, "index", "exact"),
+                         nprobe=getattr(args, "nprobe", 32))
+    if index.skipped:
+        print(f"glalign: skipped {len(index.skipped)} unreadable gallery image(s), e.g. {index.skipped[0][1]} "
+              "(--strict makes this an error)", file=sys.stderr)
     hits = index.search(args.query, args.top_k, args.alpha)
-    if args.out:
+    if out:
         import matplotlib.pyplot as plt
 
+        from glalign.io import atomic_path
         from glalign.plots import result_strip
 
         fig = result_strip(args.query, [index.root / h["path"] for h in hits], [h["score"] for h in hits])
-        fig.savefig(args.out, dpi=110, bbox_inches="tight")
+        with atomic_path(out) as tmp:  # creates a missing folder; a crash leaves no half-written file
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=out.suffix.lower().lstrip(".").replace("jpeg", "jpg"))
         plt.close(fig)
     if args.json:
         print(json.dumps(hits, ensure_ascii=False))

@@ -18,8 +18,6 @@ from glalign.config import TrainConfig
 from glalign.errors import GlalignError
 
 __all__ = ["TrainConfig", "train", "completed_epochs", "load_training_records"]
-# TEMPORARY re-exports while search.py is being rewritten; removed before landing
-from glalign.model.factory import load_run, model_geometry, text_view_for  # noqa: E402,F401
 
 
 def mined_phrases(root, records, lang: str) -> tuple[dict, dict]:

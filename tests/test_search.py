@@ -75,3 +75,76 @@ def test_cli_search(run_cli, tiny_run, synth_a, tmp_path):
     assert res.returncode == 2 and "does not exist" in res.stderr
     res = run_cli("search", "--run", tiny_run, "--gallery", g, "   ")
     assert res.returncode == 2 and "query is empty" in res.stderr
+
+
+def test_corrupt_or_foreign_index_is_rebuilt(tiny_run, synth_a, tmp_path):
+    g = _gallery(synth_a, tmp_path)
+    idx = GalleryIndex(tiny_run, g)
+    path, good = idx.cache_path(), idx.cache_path().read_bytes()
+    assert path.parent == g and path.is_file()
+    expected = idx.search("a man in a red shirt", 3)
+    del idx  # its map must not be read after the file is damaged in place
+    for damaged in (good[:len(good) // 2], b"\0garbage" * 100):
+        path.write_bytes(damaged)
+        again = GalleryIndex(tiny_run, g)
+        assert again.rebuilt and len(again.search("a man", 20)) == 12 and path.read_bytes() == good
+    other = tmp_path / "other" / "imgs"  # the index of another gallery (5 images) under this gallery's name
+    for p in sorted((synth_a / "imgs").rglob("*.png"))[40:45]:
+        dst = other / p.relative_to(synth_a / "imgs")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, dst)
+    foreign = GalleryIndex(tiny_run, other)
+    path.write_bytes(foreign.cache_path().read_bytes())
+    again = GalleryIndex(tiny_run, g)
+    assert again.rebuilt and len(again.paths) == 12 and again.search("a man in a red shirt", 3) == expected
+
+
+def test_read_only_gallery_uses_user_cache(tiny_run, synth_a, tmp_path, monkeypatch):
+    import glalign.search as search
+
+    g = _gallery(synth_a, tmp_path, n=6)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    os.chmod(g, 0o555)
+    try:
+        if os.geteuid() == 0:  # root writes anywhere: make the folder look read-only as it would to a user
+            monkeypatch.setattr(search.os, "access", lambda p, mode: False)
+        idx = GalleryIndex(tiny_run, g)
+        assert idx.rebuilt and not any(p.name.startswith(".glalign-index") for p in g.iterdir())
+        assert idx.cache_path().is_relative_to(tmp_path / "xdg" / "glalign") and idx.cache_path().is_file()
+        assert GalleryIndex(tiny_run, g).rebuilt is False
+    finally:
+        os.chmod(g, 0o755)
+
+
+def test_unreadable_images_are_skipped_or_strict(run_cli, tiny_run, synth_a, tmp_path):
+    g = _gallery(synth_a, tmp_path, n=6)
+    (g / "corrupt.png").write_bytes(b"not a png at all")
+    (g / "dangling.png").symlink_to(g / "nowhere.png")
+    (g / "loop.jpg").symlink_to(g / "loop.jpg")
+    idx = GalleryIndex(tiny_run, g)
+    assert len(idx.paths) == 6 and {s[0] for s in idx.skipped} == {"corrupt.png", "dangling.png", "loop.jpg"}
+    assert len(idx.search("a woman with a backpack", 20)) == 6
+    res = run_cli("search", "--run", tiny_run, "--gallery", g, "--json", "--device", "cpu", "a woman with a backpack")
+    assert res.returncode == 0 and "skipped 3 unreadable" in res.stderr and len(json.loads(res.stdout)) == 6
+    res = run_cli("search", "--run", tiny_run, "--gallery", g, "--strict", "a woman with a backpack")
+    assert res.returncode == 2 and "--strict" in res.stderr
+    assert any(name in res.stderr for name in ("corrupt.png", "dangling.png", "loop.jpg"))
+
+
+def test_cli_out_paths(run_cli, tiny_run, synth_a, tmp_path):
+    g = _gallery(synth_a, tmp_path, n=4)
+    res = run_cli("search", "--run", tiny_run, "--gallery", g, "--out", tmp_path / "new" / "deep" / "s.svg", "a man")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "new" / "deep" / "s.svg").read_text().lstrip().startswith("<?xml")
+    res = run_cli("search", "--run", tiny_run, "--gallery", g, "--out", tmp_path / "s.gif", "a man")
+    assert res.returncode == 2 and ".gif" in res.stderr and ".png, .jpg, .pdf or .svg" in res.stderr
+    res = run_cli("search", "--run", tiny_run, "--gallery", g, "--out", tmp_path / "new", "a man")
+    assert res.returncode == 2 and "is a folder" in res.stderr
+
+
+def test_faiss_search_matches_exact_on_small_gallery(tiny_run, synth_a, tmp_path):
+    g = _gallery(synth_a, tmp_path)
+    exact = GalleryIndex(tiny_run, g).search("a man in a red shirt", 5)
+    approx = GalleryIndex(tiny_run, g, index="faiss", nprobe=64).search("a man in a red shirt", 5)
+    assert [h["path"] for h in approx] == [h["path"] for h in exact]
+    assert all(abs(a["score"] - b["score"]) < 1e-5 for a, b in zip(approx, exact))
