@@ -1,0 +1,144 @@
+"""What SynthCLIP and SynthPhoBERT pretraining share: the corpus, the configuration cache, the
+staging folder, the held-out split and the learning-rate schedule.
+
+A model folder is complete when it holds config.json, model.safetensors and a pretrain_config.json
+whose fingerprint covers every setting and the corpus's caption files; a call whose fingerprint
+matches returns at once. A new model is written into a hidden staging folder beside `out` and
+renamed into place, so a crash never leaves a half-written model behind."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from glalign.errors import GlalignError
+from glalign.io import publish_mode
+
+PRETRAIN_VERSION = 1  # bump when a change to the loops changes the weights a configuration gives
+COMPLETE_FILES = ("config.json", "model.safetensors", "pretrain_config.json", "history.csv")
+
+
+def default_corpus(out: Path, n_ids: int, seed: int) -> Path:
+    """The corpus beside the model folder, shared by SynthCLIP and SynthPhoBERT of the same size."""
+    return Path(out).parent / f"corpus-{n_ids}-s{seed}"
+
+
+def ensure_corpus(corpus, n_ids: int, seed: int, progress: bool) -> Path:
+    """An existing dataset folder is used as it is; a missing or empty one is generated."""
+    corpus = Path(corpus)
+    if corpus.exists() and not corpus.is_dir():
+        raise GlalignError(f"--corpus {corpus} is a file; pass the corpus folder")
+    if not corpus.exists() or not any(corpus.iterdir()):
+        try:
+            from glalign.pretrain.corpus import make_corpus
+        except ImportError:  # TEMPORARY until corpus.py lands
+            from glalign.data.synth import generate_domain
+
+            def make_corpus(out, n_ids, seed, progress):
+                generate_domain(out, "A", n_ids=n_ids, seed=seed + 1000, progress=progress)
+        make_corpus(corpus, n_ids=n_ids, seed=seed, progress=progress)
+    return corpus
+
+
+def corpus_fingerprint(root: Path) -> str:
+    """The caption and metadata files at the corpus's top level (images follow from them)."""
+    files = sorted(p for p in Path(root).iterdir() if p.is_file() and p.suffix in (".json", ".jsonl", ".csv"))
+    if not files:
+        raise GlalignError(f"corpus {root} holds no caption files; generate it with `glalign pretrain` "
+                           "without --corpus, or pass a SynthPEDES-format folder")
+    h = hashlib.sha1()
+    for p in files:
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(kind: str, settings: dict, corpus_fp: str) -> str:
+    key = json.dumps({"kind": kind, "version": PRETRAIN_VERSION, "settings": settings, "corpus": corpus_fp},
+                     sort_keys=True)
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def read_pretrain_config(out: Path) -> dict | None:
+    try:
+        return json.loads((Path(out) / "pretrain_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(out: Path, fp: str) -> bool:
+    saved = read_pretrain_config(out)
+    return (saved is not None and saved.get("fingerprint") == fp
+            and all((Path(out) / name).exists() for name in COMPLETE_FILES))
+
+
+@contextlib.contextmanager
+def staged(out: Path, overwrite: bool):
+    """Yield an empty staging folder; on success it replaces `out`. An `out` that holds another
+    pretrained model is replaced only with overwrite; one that holds anything else never is."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise GlalignError(f"--out {out} is a file; pass a folder for the model")
+        if any(out.iterdir()):
+            saved = read_pretrain_config(out)
+            if saved is None:
+                raise GlalignError(f"--out {out} is not empty and holds no pretrained model; choose an empty or "
+                                   "new folder")
+            if not overwrite:
+                raise GlalignError(f"--out {out} holds a {saved.get('kind', 'pretrained')} model made with other "
+                                   "settings; pass --overwrite to replace it, or choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=out.parent))
+    try:
+        yield stage
+        publish_mode(stage)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+        os.replace(stage, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def split_records(records, seed: int, fraction: float = 0.08):
+    """(train, held-out) records: the corpus's own test/val identities when it has them, else a
+    seeded `fraction` of its identities. Held-out identities are never trained on."""
+    held = [r for r in records if r.split != "train"]
+    if held:
+        return [r for r in records if r.split == "train"], held
+    pids = sorted({r.pid for r in records}, key=str)
+    n_held = max(2, round(len(pids) * fraction)) if len(pids) >= 4 else 0
+    rng = np.random.default_rng(seed)
+    held_ids = {pids[i] for i in rng.permutation(len(pids))[:n_held]}
+    return [r for r in records if r.pid not in held_ids], [r for r in records if r.pid in held_ids]
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float):
+    """LambdaLR factor: linear warmup, then cosine decay to zero (as glalign.train)."""
+    warmup = int(warmup_fraction * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+    return factor
+
+
+def adamw(model, lr: float, weight_decay: float):
+    """AdamW without decay on biases, norms and the logit scale."""
+    import torch
+
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
