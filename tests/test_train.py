@@ -158,3 +158,21 @@ def test_zscore_fusion_standardises_each_query(tiny_run, synth_a):
             np.argsort(-res.fused(1.0), 1, kind="stable")).all()
     with pytest.raises(ValueError, match="raw or zscore"):
         res.fused(0.5, "max")
+
+
+def test_run_is_a_transformers_model(tiny_run, tmp_path):
+    """GLAlignModel.save_pretrained / from_pretrained and transformers.AutoModel round-trip a run."""
+    from transformers import AutoConfig, AutoModel
+
+    import glalign.model  # registers GLAlign with AutoConfig / AutoModel
+    from glalign.model import GLAlignConfig, GLAlignModel
+
+    model = GLAlignModel.from_pretrained(str(tiny_run))
+    assert isinstance(AutoConfig.from_pretrained(str(tiny_run)), GLAlignConfig)
+    auto = AutoModel.from_pretrained(str(tiny_run))
+    assert type(auto) is GLAlignModel and auto.config.text_kind == "clip"
+    model.save_pretrained(tmp_path / "copy")
+    again = GLAlignModel.from_pretrained(str(tmp_path / "copy"))
+    a, b = model.state_dict(), again.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert glalign.model.GLAlignModel is GLAlignModel
