@@ -39,7 +39,10 @@ def build_model(cfg, tokenizer=None) -> GLAlignModel:
         warnings.warn(f"max_length {m.max_length} is more than {m.text_encoder} can read; captions are cut at "
                       f"{context} tokens", stacklevel=2)
         m.max_length = context
-    clip = _clip_heads(m.image_encoder, vision.config.hidden_size)
+    heads = {source: _clip_heads(source) for source in {m.image_encoder, m.text_encoder}}  # one load per folder
+    clip = heads[m.image_encoder]
+    if clip is not None and clip["visual_projection.weight"].shape[1] != vision.config.hidden_size:
+        clip = None  # a projection that does not fit the tower
     if clip is not None:
         m.embed_dim = clip["visual_projection.weight"].shape[0]
     config = GLAlignConfig(vision_config=vision.config, text_config=text.config, text_kind=m.text_kind,
@@ -52,25 +55,26 @@ def build_model(cfg, tokenizer=None) -> GLAlignModel:
             model.image_proj.weight.copy_(clip["visual_projection.weight"])
             model.region_proj.weight.copy_(clip["visual_projection.weight"])
             model.logit_scale.copy_(clip["logit_scale"])
-            text_heads = _clip_heads(m.text_encoder, text.config.hidden_size, "text_projection.weight")
-            if text_heads is not None and text_heads["text_projection.weight"].shape[0] == m.embed_dim:
+            text_heads = heads[m.text_encoder]
+            if text_heads is not None and tuple(text_heads["text_projection.weight"].shape) == \
+                    (m.embed_dim, text.config.hidden_size):
                 model.text_proj.weight.copy_(text_heads["text_projection.weight"])
                 model.phrase_proj.weight.copy_(text_heads["text_projection.weight"])
     return model
 
 
-def _clip_heads(source: str, hidden: int, key: str = "visual_projection.weight") -> dict | None:
-    """CLIP's projection (and logit scale) from a full CLIPModel checkpoint, or None when the
-    source is small, not a CLIPModel, or its projection does not fit the tower."""
+def _clip_heads(source: str) -> dict | None:
+    """CLIP's two projections and logit scale from a full CLIPModel checkpoint, or None when the
+    source is small or not a CLIPModel."""
     if source == "small" or load_config(source).model_type != "clip":
         return None
     from transformers import CLIPModel
 
     with quiet_transformers():
         clip = _load(CLIPModel, source)
-    heads = {key: getattr(clip, key.split(".")[0]).weight.detach().clone(),
-             "logit_scale": clip.logit_scale.detach().clone()}
-    return heads if heads[key].shape[1] == hidden else None
+    return {"visual_projection.weight": clip.visual_projection.weight.detach().clone(),
+            "text_projection.weight": clip.text_projection.weight.detach().clone(),
+            "logit_scale": clip.logit_scale.detach().clone()}
 
 
 def resolve_text_kind(cfg) -> None:
