@@ -17,7 +17,7 @@ CAPTIONS = ["a man in a red shirt and black shorts", "a woman with long hair"]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return common.ensure_corpus(tmp_path_factory.mktemp("pretrain") / "corpus", n_ids=20, seed=1, progress=False)
+    return common.ensure_corpus(tmp_path_factory.mktemp("pretrain") / "corpus", n_ids=40, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,19 @@ def test_synthphobert_loads_as_roberta_and_predicts_masked_tokens(corpus, tmp_pa
     tower, hidden = build_text_encoder("phobert", EncoderSpec(source=str(out)))
     assert hidden == TINY_MLM["width"] and torch.equal(tower.embeddings.word_embeddings.weight,
                                                        model.roberta.embeddings.word_embeddings.weight)
+
+
+def test_corpus_is_its_own_domain(corpus, tmp_path):
+    """No families and identities of its own: none of the corpus's people is a benchmark identity,
+    even with the benchmark's seed."""
+    import json
+
+    from glalign.data.synth import generate_domain
+
+    bench = tmp_path / "A"
+    generate_domain(bench, "A", n_ids=40, seed=7919, progress=False)
+    people = lambda root: {json.dumps(a, sort_keys=True)
+                           for a in json.loads((root / "annotations.json").read_text())["attributes"].values()}
+    ours = json.loads((corpus / "annotations.json").read_text())
+    assert len(set(ours["family"].values())) == len(ours["family"])  # every identity its own family
+    assert not people(corpus) & people(bench)

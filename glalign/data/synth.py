@@ -37,6 +37,11 @@ DOMAINS = {
     # B mirrors 3000VnPerson-Search (Vietnamese native, English translated): 2,000 train + 1,000 test.
     "B": {"native": "vi", "translated": "en", "default_ids": 300, "images": (2, 3), "hard": True,
           "test_fraction": 1 / 3, "min_test": 0},
+    # P is the pretraining corpus (glalign.pretrain.corpus): no families (every identity sampled on
+    # its own), half the identities under B's hard conditions, nearly all ids in train (a 5% held-out
+    # test share). Its seed stream [seed, ord("P"), ...] never meets A's or B's, whatever the seed.
+    "P": {"native": "en", "translated": "vi", "default_ids": 2000, "images": (2, 3), "hard": "mixed",
+          "test_fraction": 0.05, "min_test": 0, "families": False},
 }
 
 
@@ -67,7 +72,7 @@ def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int 
     """Write one SynthPEDES domain to `out` and return its summary. Re-running with the same
     arguments on an existing folder is a no-op; other arguments on a non-empty folder are an error."""
     if domain not in DOMAINS:
-        raise GlalignError(f"unknown SynthPEDES domain {domain!r}; choose A or B")
+        raise GlalignError(f"unknown SynthPEDES domain {domain!r}; choose A or B (P is the pretraining corpus)")
     spec = DOMAINS[domain]
     n_ids = n_ids or spec["default_ids"]
     if n_ids < 4:
@@ -105,7 +110,8 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
     # Families of 1-3 look-alike identities.
     families, pid = [], 1
     while pid <= n_ids:
-        size = min(int(root_rng.choice((1, 2, 3), p=(0.4, 0.4, 0.2))), n_ids - pid + 1)
+        size = min(int(root_rng.choice((1, 2, 3), p=(0.4, 0.4, 0.2))), n_ids - pid + 1) \
+            if spec.get("families", True) else 1
         families.append(list(range(pid, pid + size)))
         pid += size
     split_of = _split_families(families, domain, root_rng)
@@ -119,6 +125,8 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
     for fam_idx, family in enumerate(families):
         frng = np.random.default_rng([seed, ord(domain), fam_idx])
         base = sample_person(frng)
+        if spec["hard"] == "mixed":  # a broad corpus: easy and hard conditions, per identity
+            hard = bool(frng.random() < 0.5)
         for member, pid in enumerate(family):
             person = base if member == 0 else family_variant(base, frng)
             attributes[str(pid)] = person.to_dict()

@@ -130,7 +130,7 @@ def pretrain_clip(out, corpus=None, n_ids: int = 2000, cfg: ClipPretrainConfig |
 
     cfg = cfg or ClipPretrainConfig()
     out = Path(out)
-    corpus = common.ensure_corpus(corpus or common.default_corpus(out, n_ids, cfg.seed), n_ids, cfg.seed, progress)
+    corpus = common.ensure_corpus(corpus or common.default_corpus(out, n_ids), n_ids, progress)
     settings = dataclasses.asdict(cfg)
     corpus_fp = common.corpus_fingerprint(corpus)
     fp = common.fingerprint("synthclip", settings, corpus_fp)

@@ -25,25 +25,22 @@ PRETRAIN_VERSION = 1  # bump when a change to the loops changes the weights a co
 COMPLETE_FILES = ("config.json", "model.safetensors", "pretrain_config.json", "history.csv")
 
 
-def default_corpus(out: Path, n_ids: int, seed: int) -> Path:
-    """The corpus beside the model folder, shared by SynthCLIP and SynthPhoBERT of the same size."""
-    return Path(out).parent / f"corpus-{n_ids}-s{seed}"
+def default_corpus(out: Path, n_ids: int) -> Path:
+    """The corpus beside the model folder, shared by SynthCLIP and SynthPhoBERT of the same size
+    (and by every pretraining seed: the seed varies the model, not the data)."""
+    return Path(out).parent / f"corpus-{n_ids}"
 
 
-def ensure_corpus(corpus, n_ids: int, seed: int, progress: bool) -> Path:
-    """An existing dataset folder is used as it is; a missing or empty one is generated."""
+def ensure_corpus(corpus, n_ids: int, progress: bool) -> Path:
+    """An existing dataset folder is used as it is; a missing or empty one is generated
+    (glalign.pretrain.corpus: identities of their own, disjoint from domains A and B)."""
     corpus = Path(corpus)
     if corpus.exists() and not corpus.is_dir():
         raise GlalignError(f"--corpus {corpus} is a file; pass the corpus folder")
     if not corpus.exists() or not any(corpus.iterdir()):
-        try:
-            from glalign.pretrain.corpus import make_corpus
-        except ImportError:  # TEMPORARY until corpus.py lands
-            from glalign.data.synth import generate_domain
+        from glalign.pretrain.corpus import make_corpus
 
-            def make_corpus(out, n_ids, seed, progress):
-                generate_domain(out, "A", n_ids=n_ids, seed=seed + 1000, progress=progress)
-        make_corpus(corpus, n_ids=n_ids, seed=seed, progress=progress)
+        make_corpus(corpus, n_ids=n_ids, progress=progress)
     return corpus
 
 

@@ -98,7 +98,7 @@ def pretrain_mlm(out, corpus=None, n_ids: int = 2000, cfg: MlmPretrainConfig | N
 
     cfg = cfg or MlmPretrainConfig()
     out = Path(out)
-    corpus = common.ensure_corpus(corpus or common.default_corpus(out, n_ids, cfg.seed), n_ids, cfg.seed, progress)
+    corpus = common.ensure_corpus(corpus or common.default_corpus(out, n_ids), n_ids, progress)
     settings = dataclasses.asdict(cfg)
     corpus_fp = common.corpus_fingerprint(corpus)
     fp = common.fingerprint("synthphobert", settings, corpus_fp)
