@@ -42,8 +42,13 @@ VARIANTS = {"full": 0.5, "global-only": 1.0, "local-only": 0.0}
 ALPHA_SWEEP = (0.2, 0.5, 0.8)
 # Reproduce profiles: dataset sizes and the training profile.
 PROFILES = {
-    "synthpedes": {"A_ids": 500, "B_ids": 300, "train_profile": "synthpedes", "seed": 0},
-    "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0},
+    "synthpedes": {"A_ids": 500, "B_ids": 300, "train_profile": "synthpedes", "seed": 0, "corpus_ids": 2000},
+    "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0, "corpus_ids": 40,
+             "clip_pretrain": dict(epochs=2, batch_size=16, image_size=32, patch_size=8, vision_width=32,
+                                   vision_layers=1, text_width=32, text_layers=1, heads=2, projection_dim=32,
+                                   max_length=32, vocab_size=300),
+             "mlm_pretrain": dict(epochs=2, batch_size=16, width=32, layers=1, heads=2, max_length=48,
+                                  vocab_size=300)},
 }
 
 
@@ -77,6 +82,27 @@ class Workspace:
 
     def data_fingerprint(self, names) -> str:
         return hashlib.sha1(b"".join((self.domain(n) / "synth.json").read_bytes() for n in names)).hexdigest()[:8]
+
+    # ---------------------------------------------------------- pretrained encoders
+    def pretrained(self, kind: str) -> Path:
+        """SynthCLIP ("clip") or SynthPhoBERT ("phobert"): the embedded default's pretrained
+        transformers, pretrained now on the corpus (SynthPEDES domain P) if the cache lacks them.
+        They are folders read exactly as openai/clip-vit-base-patch32 / vinai/phobert-base are."""
+        from glalign.pretrain import common
+
+        root, n_ids = self.root / "pretrained", self.settings["corpus_ids"]
+        corpus = common.ensure_corpus(common.default_corpus(root / "x", n_ids), n_ids, self.progress)
+        if kind == "clip":
+            from glalign.pretrain.clip import ClipPretrainConfig, pretrain_clip
+
+            cfg = ClipPretrainConfig(**self.settings.get("clip_pretrain", {}))
+            return pretrain_clip(root / "synthclip", corpus=corpus, cfg=cfg, progress=self.progress)
+        if kind == "phobert":
+            from glalign.pretrain.mlm import MlmPretrainConfig, pretrain_mlm
+
+            cfg = MlmPretrainConfig(**self.settings.get("mlm_pretrain", {}))
+            return pretrain_mlm(root / "synthphobert", corpus=corpus, cfg=cfg, progress=self.progress)
+        raise ValueError(f"unknown pretrained kind {kind!r}")
 
     # ---------------------------------------------------------- runs
     def run_config(self, domains: tuple[str, ...], lang: str, alpha: float):
