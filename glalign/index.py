@@ -11,9 +11,13 @@ masks), then the row matrix and the part masks at 64-byte aligned offsets. One f
 atomically, so vectors and names can never come from two different galleries; anything that does
 not check out (truncated, garbage, another fingerprint) is reported unusable and rebuilt by the caller.
 
-fp16 storage, one query: torch's fp16 matrix-vector kernel (fp32 accumulation, checked at first use)
-screens the gallery at the cost of reading it once; every row that could be in the top-k under a
-proven rounding bound is re-scored in fp32, so the result equals the fp32-compute path."""
+Screens, then exact re-scoring. One query on fp16 rows: torch's fp16 matrix-vector kernel (fp32
+accumulation, checked at first use) scores the gallery at the cost of reading it once. Several
+queries: a bfloat16 copy of the rows (the "screen" section) goes through the CPU's bf16 matrix
+product (fp32 accumulation, checked at first use), which keeps 32 queries close to the cost of one
+pass over memory where fp32 arithmetic would be compute-bound. Either way, every row that could be in
+the top-k under a proven rounding bound is re-scored in fp32 from the stored rows, so the result
+equals the fp32-compute path."""
 from __future__ import annotations
 
 import hashlib
@@ -32,6 +36,9 @@ N_PARTS = 5
 DTYPES = {"float16": np.float16, "float32": np.float32}
 BLOCK = 4096            # rows per product: a converted block stays in cache
 SPAN = 1 << 18          # rows per top-k selection
+QGROUP = 32             # queries per bf16 screen product (more is slower per query on this CPU)
+BLOCK_MAX = 128         # rows per block maximum in the bf16 screen
+BF16_U = 2 ** -8        # unit roundoff of bfloat16 (8-bit significand)
 
 
 class IndexUnusable(Exception):
@@ -54,8 +61,16 @@ def query_rows(q, alpha: float) -> np.ndarray:
     return torch.cat([alpha * q.global_, local.flatten(1)], 1).float().numpy()
 
 
-def write_index(path, global_, regions, present, dtype: str = "float16", meta: dict | None = None) -> Path:
-    """Write the one-file index atomically (streamed in blocks, so a large gallery needs no second copy)."""
+def _bf16_bits(block: np.ndarray) -> np.ndarray:
+    """bfloat16 (round to nearest) of the stored values, as the uint16 bit patterns numpy can hold."""
+    return torch.from_numpy(block.astype(np.float32)).bfloat16().view(torch.int16).numpy().view(np.uint16)
+
+
+def write_index(path, global_, regions, present, dtype: str = "float16", meta: dict | None = None,
+                screen: bool = True) -> Path:
+    """Write the one-file index atomically (streamed in blocks, so a large gallery needs no second copy).
+    `screen`: also store the bf16 copy of the rows that screens query batches (a third more bytes
+    on disk for fp16 rows; only the pages of re-scored rows are read from the rows themselves)."""
     from glalign.io import atomic_path
 
     path, np_dtype = Path(path), DTYPES[dtype]
@@ -70,17 +85,25 @@ def write_index(path, global_, regions, present, dtype: str = "float16", meta: d
         block = gallery_rows(global_[s:s + SPAN], regions[s:s + SPAN], present[s:s + SPAN]).numpy().astype(np_dtype)
         max_norm = max(max_norm, float(np.sqrt((block.astype(np.float32) ** 2).sum(1)).max(initial=0.0)))
     header["max_row_norm"] = max_norm
+    if screen:
+        header["screen"] = "bfloat16"
     head = json.dumps(header, ensure_ascii=False).encode()
     data_off = _align(len(MAGIC) + 8 + len(head))
     masks_off = _align(data_off + rows_bytes)
+    screen_off = _align(masks_off + masks.nbytes)
     header_bytes = MAGIC + struct.pack("<Q", len(head)) + head
+    blocks = lambda: (gallery_rows(global_[s:s + SPAN], regions[s:s + SPAN], present[s:s + SPAN]).numpy()  # noqa: E731
+                      .astype(np_dtype) for s in range(0, g, SPAN))
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(header_bytes.ljust(data_off, b"\0"))
-        for s in range(0, g, SPAN):
-            f.write(gallery_rows(global_[s:s + SPAN], regions[s:s + SPAN], present[s:s + SPAN]).numpy()
-                    .astype(np_dtype).tobytes())
+        for block in blocks():
+            f.write(block.tobytes())
         f.write(b"\0" * (masks_off - data_off - rows_bytes))
         f.write(masks.tobytes())
+        if screen:
+            f.write(b"\0" * (screen_off - masks_off - masks.nbytes))
+            for block in blocks():
+                f.write(_bf16_bits(block).tobytes())
     return path
 
 
@@ -109,25 +132,39 @@ class FusedIndex:
                 raise IndexUnusable(f"{key} does not match the gallery")
         data_off = _align(len(MAGIC) + 8 + hlen)
         masks_off = _align(data_off + n * (N_PARTS + 1) * d * np.dtype(dtype).itemsize)
-        if size != masks_off + n * N_PARTS:
-            raise IndexUnusable(f"size {size} bytes, expected {masks_off + n * N_PARTS} (truncated or padded)")
+        screen_off = _align(masks_off + n * N_PARTS)
+        if h.get("screen") not in (None, "bfloat16"):
+            raise IndexUnusable(f"unknown screen {h.get('screen')!r}")
+        expected = screen_off + n * (N_PARTS + 1) * d * 2 if h.get("screen") else masks_off + n * N_PARTS
+        if size != expected:
+            raise IndexUnusable(f"size {size} bytes, expected {expected} (truncated or padded)")
         self.n, self.dim, self.dtype = n, d, h["dtype"]
         self.rows = np.memmap(self.path, dtype, "r", offset=data_off, shape=(n, (N_PARTS + 1) * d)) if n else \
             np.zeros((0, (N_PARTS + 1) * d), dtype)
         self.masks = np.memmap(self.path, np.uint8, "r", offset=masks_off, shape=(n, N_PARTS)) if n else \
             np.zeros((0, N_PARTS), np.uint8)
+        self.screen = (np.memmap(self.path, np.uint16, "r", offset=screen_off, shape=(n, (N_PARTS + 1) * d))
+                       if n and h.get("screen") else None)
         if hashlib.sha1(np.ascontiguousarray(self.masks).tobytes()).hexdigest() != h.get("masks_sha1"):
             raise IndexUnusable("part masks do not match their digest")
         sample = np.asarray(self.rows[:: max(1, n // 64)], dtype=np.float32)
         absent = np.repeat(self.masks[:: max(1, n // 64)] == 0, d, axis=1)
         if not np.isfinite(sample).all() or np.abs(sample[:, d:][absent]).max(initial=0) != 0:
             raise IndexUnusable("rows are not finite or a missing part has a vector")
+        if self.screen is not None and not np.array_equal(self.screen[:: max(1, n // 64)], _bf16_bits(sample)):
+            raise IndexUnusable("the bf16 screen does not match the rows")
 
     # ------------------------------------------------------------------ reading
     def row_block(self, start: int, stop: int) -> torch.Tensor:
         with warnings.catch_warnings():  # a read-only map: torch warns it is not writable, we never write
             warnings.simplefilter("ignore", UserWarning)
             return torch.from_numpy(self.rows[start:stop])
+
+    def screen_block(self, start: int, stop: int) -> torch.Tensor:
+        """The bf16 copy of rows [start, stop), as a bfloat16 tensor over the map."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.from_numpy(self.screen[start:stop]).view(torch.bfloat16)
 
     def embeddings(self, j: int):
         """(global (d,), regions (5, d), present (5,)) of image j, as float32 tensors."""
@@ -136,9 +173,8 @@ class FusedIndex:
 
     def exact_scores(self, w: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """fp32 fused scores of the rows `idx` (any order) for the query rows w (Q, 6d): (Q, len(idx))."""
-        rows = torch.from_numpy(np.asarray(self.rows[np.sort(idx)], dtype=np.float32))
-        back = np.argsort(np.argsort(idx, kind="stable"), kind="stable")
-        return (torch.from_numpy(w) @ rows.t()).numpy()[:, back]
+        rows = self.row_block(0, self.n).index_select(0, torch.as_tensor(np.asarray(idx, np.int64))).float()
+        return (torch.from_numpy(w) @ rows.t()).numpy()
 
     # ------------------------------------------------------------------ scoring
     def scores(self, w: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -165,6 +201,8 @@ class FusedIndex:
         k = min(k, self.n)
         if k == 0:
             return np.zeros((len(w), 0), np.float32), np.zeros((len(w), 0), np.int64)
+        if exact_screen and len(w) > 1 and self.screen is not None and _bf16_mm_accumulates_in_fp32():
+            return self._topk_bf16(w, k)
         cands = [[] for _ in w]
         screen = exact_screen and self.dtype == "float16" and len(w) == 1 and _fp16_mv_accumulates_in_fp32()
         for s in range(0, self.n, SPAN):
@@ -196,6 +234,52 @@ class FusedIndex:
         err = (2 ** -10 + 600 * 2 ** -24) * float(np.linalg.norm(w)) * self.header["max_row_norm"] + 2 ** -20
         kth = np.partition(s16, len(s16) - k)[len(s16) - k] if k < len(s16) else -np.inf
         return np.flatnonzero(s16 >= kth - 2 * err) + start
+
+
+    def _topk_bf16(self, w: np.ndarray, k: int):
+        """topk for a query batch through the bf16 screen, then exact re-scoring of what it cannot rule out.
+
+        Bound: with u = 2^-8, the fp32-accumulated product a of the bf16-rounded query and rows is
+        within e = (2u + u^2 + 600·2^-24(1+u)^2)·|w_q|·max|x| + 2^-20 of the exact score t, and the
+        screen's output s = bf16(a) is within u'|s| of a (u' = u/(1-u)). If K is a lower bound of the
+        span's k-th largest s, every row of its true top-k (ties included) has
+        s >= K - 2e - 3u'(|K| + 2e) (both sides are monotone in s). K is the k-th largest of the maxima
+        of blocks of BLOCK_MAX rows, which are k distinct rows' scores; only blocks whose maximum reaches
+        the threshold are looked into."""
+        up = BF16_U / (1 - BF16_U)
+        err = ((2 * BF16_U + BF16_U ** 2 + 600 * 2 ** -24 * (1 + BF16_U) ** 2) * self.header["max_row_norm"]
+               * np.linalg.norm(w, axis=1) + 2 ** -20)
+        cands = [[] for _ in w]
+        for g0 in range(0, len(w), QGROUP):
+            wg = w[g0:g0 + QGROUP]
+            wq, eq = torch.from_numpy(wg).bfloat16(), torch.from_numpy(err[g0:g0 + QGROUP]).float()
+            for s in range(0, self.n, SPAN):
+                e = min(self.n, s + SPAN)
+                sb = torch.mm(wq, self.screen_block(s, e).t())  # (q, span) bf16, rows contiguous
+                full = (e - s) // BLOCK_MAX * BLOCK_MAX
+                bm = sb[:, :full].view(len(wq), -1, BLOCK_MAX).amax(2)
+                if full < e - s:  # the span's last, shorter block
+                    bm = torch.cat([bm, sb[:, full:].amax(1, keepdim=True)], 1)
+                src = bm if bm.shape[1] >= k else sb  # (a span of fewer blocks than k: its own k-th)
+                kth = torch.topk(src, min(k, src.shape[1]), dim=1, sorted=False).values.min(1).values.float()
+                thr = kth - 2 * eq - 3 * up * (kth.abs() + 2 * eq)
+                thr = (thr - thr.abs() * 2 ** -7 - 2 ** -100).bfloat16()  # rounded to bf16 downwards
+                hq, hb = torch.nonzero(bm >= thr[:, None], as_tuple=True)  # sorted by query, then block
+                cols = hb[:, None] * BLOCK_MAX + torch.arange(BLOCK_MAX)
+                inside = cols < e - s
+                cols = cols.clamp(max=e - s - 1)
+                keep = (sb[hq[:, None], cols] >= thr[hq][:, None]) & inside
+                m, off = torch.nonzero(keep, as_tuple=True)
+                hit_q, hit_r = hq[m].numpy(), cols[m, off].numpy()  # rows ascending within each query
+                rows, pos = np.unique(hit_r, return_inverse=True)
+                exact = self.exact_scores(wg, rows + s)  # one fp32 product for the group
+                bounds = np.searchsorted(hit_q, np.arange(len(wq) + 1))
+                for qi in range(len(wq)):
+                    a, b = bounds[qi], bounds[qi + 1]
+                    cands[g0 + qi].append((exact[qi, pos[a:b]], hit_r[a:b] + s))
+                    cands[g0 + qi] = [_trim(cands[g0 + qi], k)]
+        best = [_final(c, k) for c in cands]
+        return np.stack([b[0] for b in best]), np.stack([b[1] for b in best])
 
 
 def _at_least_kth(s: np.ndarray, k: int) -> np.ndarray:
@@ -231,6 +315,21 @@ def _fp16_mv_accumulates_in_fp32() -> bool:
         x[0, 0] = 1
         _FP16_OK = abs(torch.mv(x, torch.ones(576, dtype=torch.float16)).item() - (1 + 575 * 2 ** -11)) < 2 ** -9
     return _FP16_OK
+
+
+_BF16_OK: bool | None = None
+
+
+def _bf16_mm_accumulates_in_fp32() -> bool:
+    """The batch screen's bound assumes the bf16 matrix product sums in fp32 (1 + 575·2^-9 summed in
+    bf16 stays 1.0); check it once, on a product shaped like the screen's, else use the fp32 path."""
+    global _BF16_OK
+    if _BF16_OK is None:
+        x = torch.full((QGROUP, 576), 2 ** -9, dtype=torch.bfloat16)
+        x[:, 0] = 1
+        got = torch.mm(x, torch.ones(4096, 576, dtype=torch.bfloat16).t()).float()
+        _BF16_OK = bool(((got - (1 + 575 * 2 ** -9)).abs() < 2 ** -5).all())
+    return _BF16_OK
 
 
 # ---------------------------------------------------------------------- faiss (optional)
