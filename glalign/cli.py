@@ -50,6 +50,15 @@ def cmd_data_check(args) -> int:
     return 0
 
 
+def cmd_data_parse(args) -> int:
+    from glalign.parsing.segformer import parse_dataset
+
+    counts = parse_dataset(args.root, args.parser, out=args.out, device=args.device, batch_size=args.batch_size,
+                           progress=not args.quiet, fmt=args.format)
+    print(json.dumps(counts, ensure_ascii=False))
+    return 0
+
+
 def cmd_data_sheet(args) -> int:
     from glalign.plots import contact_sheet
 
@@ -139,6 +148,12 @@ def cmd_rsm_mine(args) -> int:
 
 def cmd_pretrain(args) -> int:
     """SynthCLIP or SynthPhoBERT into --out (skipped when it already holds one with these settings)."""
+    if args.what == "parser":  # SynthParser: glalign.pretrain.parser
+        from glalign.pretrain.parser import train_parser
+
+        print(train_parser(args.corpus, args.out, epochs=args.epochs, seed=args.seed, n_ids=args.ids,
+                           device=args.device, overwrite=args.overwrite, progress=not args.quiet))
+        return 0
     if args.what == "clip":
         from glalign.pretrain.clip import ClipPretrainConfig as Config, pretrain_clip as pretrain
     else:
@@ -217,6 +232,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lang", choices=("en", "vi"),
                    help="read the language variant reid_raw_<lang>.json when there is one (e.g. CUHK-PEDES-VN)")
     c.set_defaults(func=cmd_data_check)
+
+    pa = dsub.add_parser("parse", help="write part masks with a human-parsing model (SegFormer, SynthParser)",
+                         description="Run a transformers semantic-segmentation model over a dataset and write "
+                                     "ViTAA part label maps (0-5), one PNG per image at its relative path. The "
+                                     "model's id2label (LIP, ATR or ViTAA names) says what its labels are. "
+                                     "Resumable: masks already written are kept.")
+    pa.add_argument("root", help="dataset root folder")
+    pa.add_argument("--parser", required=True, help="model folder (save_pretrained) or a cached hub name")
+    pa.add_argument("--out", help="mask folder (default ROOT/parsing)")
+    pa.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    pa.add_argument("--batch-size", type=_positive_int, default=32)
+    pa.add_argument("--format", choices=FORMATS, default="auto")
+    pa.add_argument("--quiet", action="store_true", help="no progress bar")
+    pa.set_defaults(func=cmd_data_parse)
 
     sh = dsub.add_parser("sheet", help="save a contact sheet (images, masks, captions) as PNG")
     sh.add_argument("root")
@@ -343,10 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "pairs, phobert a RobertaForMaskedLM trained on word-segmented Vietnamese captions. "
                                     "The folder loads like openai/clip-vit-base-patch32 / vinai/phobert-base "
                                     "(--image-encoder DIR --text-encoder DIR); history.csv holds the curve.")
-    pt.add_argument("what", choices=("clip", "phobert"))
+    pt.add_argument("what", choices=("clip", "phobert", "parser"),
+                    help="parser: SynthParser, a small SegformerForSemanticSegmentation trained on the corpus's "
+                         "part label maps (run it with `glalign data parse ROOT --parser OUT`)")
     pt.add_argument("--out", required=True, help="model folder (written atomically)")
     pt.add_argument("--corpus", help="SynthPEDES-format corpus folder; made with --ids if missing or empty "
-                                     "(default: OUT/../corpus-<ids>-s<seed>)")
+                                     "(default: OUT/../corpus-<ids>)")
     pt.add_argument("--ids", type=_positive_int, default=2000, help="identities of a corpus made here")
     pt.add_argument("--epochs", type=_positive_int)
     pt.add_argument("--seed", type=int, default=0)

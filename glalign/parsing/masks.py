@@ -27,6 +27,20 @@ ATR_TO_PART = {0: 0, 1: HEAD, 2: HEAD, 3: HEAD, 4: UPPER, 5: LOWER, 6: LOWER, 7:
                10: SHOES, 11: HEAD, 12: LOWER, 13: LOWER, 14: UPPER, 15: UPPER, 16: OTHERS, 17: UPPER}
 VITAA_TO_PART = {i: i for i in range(6)}
 SCHEMES = {"vitaa": VITAA_TO_PART, "lip": LIP_TO_PART, "atr": ATR_TO_PART}
+# The label names of each scheme, by id, as parsers' configs spell them (id2label); a model's labels
+# are mapped by name through the scheme's table above (glalign.parsing.segformer.label_lut).
+SCHEME_NAMES = {
+    "vitaa": ("background", "head", "upperbody", "lowerbody", "shoes", "others"),
+    "lip": ("background", "hat", "hair", "glove", "sunglasses", "upperclothes", "dress", "coat", "socks", "pants",
+            "jumpsuits", "scarf", "skirt", "face", "leftarm", "rightarm", "leftleg", "rightleg", "leftshoe",
+            "rightshoe"),
+    "atr": ("background", "hat", "hair", "sunglasses", "upperclothes", "skirt", "pants", "dress", "belt",
+            "leftshoe", "rightshoe", "face", "leftleg", "rightleg", "leftarm", "rightarm", "bag", "scarf"),
+}
+# Other spellings of the same labels (after lower-casing and dropping non-letters).
+NAME_ALIASES = {"bg": "background", "null": "background", "upper": "upperbody", "lower": "lowerbody",
+                "shoe": "shoes", "other": "others", "upclothes": "upperclothes",
+                "gloves": "glove", "jumpsuit": "jumpsuits", "sunglass": "sunglasses"}
 # Stripes fallback: fractions of the image height for HEAD, UPPERBODY, LOWERBODY, SHOES (no OTHERS).
 STRIPES = ((0.0, 0.18, HEAD), (0.18, 0.52, UPPER), (0.52, 0.88, LOWER), (0.88, 1.0, SHOES))
 
