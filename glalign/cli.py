@@ -80,10 +80,33 @@ def cmd_train(args) -> int:
     from glalign.config import TrainConfig
     from glalign.train import train
 
+    if args.nproc > 1:  # the shortcut: torchrun starts the processes, each runs this command without --nproc
+        from glalign.distributed import launch
+
+        return launch(args.nproc, ["train", *strip_nproc(args.argv)])
     cfg = TrainConfig.from_cli(args)
+    if args.workers < 0:
+        raise GlalignError(f"--workers must be 0 or more, got {args.workers}")
+    cfg.workers, cfg.grad_checkpointing, cfg.image_cache = args.workers, args.grad_checkpointing, args.image_cache
     run = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
-    print(run)
+    from glalign.distributed import is_main
+
+    if is_main():
+        print(run)
     return 0
+
+
+def strip_nproc(argv: list[str]) -> list[str]:
+    """The train arguments without --nproc N / --nproc=N (what each launched process runs)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 def cmd_evaluate(args) -> int:
@@ -97,6 +120,10 @@ def cmd_evaluate(args) -> int:
                           queries=args.queries)
     metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
     metrics["n_queries"] = result.n_queries
+    from glalign.distributed import is_main
+
+    if not is_main():  # under torchrun every process has the result; rank 0 prints it
+        return 0
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -290,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--local-supervision", choices=("lexicon", "rsm"),
                     help="lexicon: noun phrases mapped to parts by keyword lists (GLAlign); rsm: region-phrase pairs "
                          "mined by `glalign rsm mine` and weighed by their reliability (ROGLE)")
+    tr.add_argument("--nproc", type=_positive_int, default=1,
+                    help="train in N processes on this machine (one per GPU; gloo on the CPU) through torchrun; "
+                         "for several machines run torchrun yourself (README)")
+    tr.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per training process")
+    tr.add_argument("--image-cache", action="store_true",
+                    help="decode and resize the images once into a memory-mapped file beside the dataset "
+                         "(.glalign-cache/), read by every later run, process and worker")
+    tr.add_argument("--grad-checkpointing", action="store_true",
+                    help="recompute the towers' activations in backward: less GPU memory for one more forward pass")
     tr.add_argument("--resume", action="store_true", help="continue from the last complete epoch")
     tr.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     tr.add_argument("--quiet", action="store_true")
@@ -388,11 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     # bench
     be = sub.add_parser("bench", help="benchmarks that print numbers")
-    be.add_argument("what", choices=("synth", "phrases", "train", "search"))
+    be.add_argument("what", choices=("synth", "phrases", "train", "search", "pipeline"))
     be.add_argument("--ids", type=_positive_int, default=2000)
     be.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     be.add_argument("--steps", type=_positive_int, default=5)
     be.add_argument("--paper", action="store_true", help="also the paper-size model (GPU advised)")
+    be.add_argument("--batch-size", type=_positive_int, help="train: the batch (default: the profile's)")
+    be.add_argument("--modes", nargs="+", choices=("global", "pool", "crop"),
+                    help="train: which variants (default: global-only, pool, crop)")
+    be.add_argument("--grad-checkpointing", action="store_true", help="train: recompute activations in backward")
+    be.add_argument("--peak-tflops", type=float, help="train: the device's bf16 peak, for MFU on an unlisted GPU")
     be.set_defaults(func=cmd_bench)
 
     pa = sub.add_parser("paper", help="the paper's numbers: list its inconsistencies, or verify them against its text")
@@ -417,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     with a line asking to report it, and the exit code is 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[2:] if argv is None else argv[1:])  # after the subcommand (train --nproc)
     try:
         return args.func(args)
     except GlalignError as exc:

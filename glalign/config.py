@@ -25,6 +25,15 @@ PROFILES = {
     "synthpedes": dict(image_size=64, patch_size=8, vision_hidden=96, vision_layers=3, text_hidden=96,
                        text_layers=2, heads=4, embed_dim=96, max_length=64, vocab_size=1500, epochs=6,
                        batch_size=64, lr=1e-3, weight_decay=0.05, warmup_fraction=0.1, dropout=0.1),
+    # The paper's fine-tuning regime (Section 4.1.2: batch 32, AdamW wd 0.01, dropout 0.1, no warmup)
+    # for the embedded default's pretrained folders (SynthCLIP, SynthPhoBERT; give them with
+    # --image-encoder/--text-encoder). Two changes for small models and a small dataset: the paper
+    # fine-tunes CLIP at 1/100 of its pretraining rate for ~42k steps; here ~300 steps (4 epochs of
+    # 2,400 pairs, the CPU budget) at 1/10 of SynthCLIP's 1e-3, so the new local heads can move.
+    "synthpedes-finetune": dict(max_length=64, epochs=4, batch_size=32, lr=1e-4, weight_decay=0.01,
+                                warmup_fraction=0.0, dropout=0.1),
+    "tiny-finetune": dict(max_length=32, epochs=2, batch_size=16, lr=1e-3, weight_decay=0.01, warmup_fraction=0.0,
+                          dropout=0.0),
     # The paper's setting (Section 4.1.2): ViT-B/32 at 224, 20 epochs, lr 5e-6, batch 32, wd 0.01, dropout 0.1.
     "paper": dict(image_encoder="openai/clip-vit-base-patch32", text_encoder="openai/clip-vit-base-patch32",
                   image_size=224, patch_size=32, embed_dim=512, max_length=77, epochs=20, batch_size=32, lr=5e-6,
@@ -135,6 +144,11 @@ class TrainConfig:
     profile: str = "synthpedes"
     device: str = "auto"
     world_size: int = 1
+    # how to run, not what to train (never compared on --resume): DataLoader worker processes,
+    # activation recomputation in the towers (memory for time), the decoded-image file cache
+    workers: int = 0
+    grad_checkpointing: bool = False
+    image_cache: bool = False  # decoded images in a memory-mapped file beside each dataset (data.image_cache)
 
     @classmethod
     def from_flat(cls, values: dict, out: str = "", profile: str = "synthpedes", device: str = "auto",

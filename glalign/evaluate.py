@@ -108,6 +108,26 @@ def encode_queries(model, tokenizer, captions: list[str], phrase_dicts: list[dic
     return QueryEmbeddings(torch.cat(outs_g), torch.cat(outs_p), torch.cat(outs_pr))
 
 
+def sharded(n: int, encode):
+    """encode(slice) over n items, split over the processes torchrun started: each encodes its
+    contiguous share and the shares are gathered back in order on every process, so what follows
+    (ranking, RankAccumulator) sees exactly what one process encoding everything sees. One
+    process, or fewer items than processes: encode(slice(0, n))."""
+    import dataclasses
+
+    import torch.distributed as dist
+
+    from glalign import distributed
+
+    if not distributed.active() or n < dist.get_world_size():
+        return encode(slice(0, n))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    mine = encode(slice(rank * n // world, (rank + 1) * n // world))
+    shares = [None] * world
+    dist.all_gather_object(shares, mine)
+    return type(mine)(*(torch.cat([getattr(x, f.name) for x in shares]) for f in dataclasses.fields(mine)))
+
+
 def local_similarity(q: QueryEmbeddings, g: GalleryEmbeddings) -> torch.Tensor:
     """(Q, G): mean over each query's parts of cos(phrase, region), 0 where the image lacks the part."""
     total = torch.zeros(len(q.global_), len(g.global_))
@@ -144,7 +164,8 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         raise GlalignError("nothing to evaluate: the selected split has no entries")
     alpha = cfg.alpha if alpha is None else alpha
     store = image_store_for(model)
-    gallery = encode_gallery(model, records, store, cfg.region_mode, progress=progress)
+    gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
+                                                              progress=progress))
     captions = [c for r in records for c in r.captions]
     q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
     g_pids = np.array([r.pid for r in records], dtype=object)
@@ -152,7 +173,8 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     extracted = (cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode))
     phrase_dicts = [part_phrases(p) for p in extracted]
     view = text_view_for(cfg.text_kind, lang, captions)
-    queries = encode_queries(model, tokenizer, captions, phrase_dicts, cfg.max_length, view, progress=progress)
+    queries = sharded(len(captions), lambda sl: encode_queries(model, tokenizer, captions[sl], phrase_dicts[sl],
+                                                               cfg.max_length, view, progress=progress))
     if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
         gsim = (queries.global_ @ gallery.global_.t()).numpy()
         lsim = local_similarity(queries, gallery).numpy()
@@ -213,6 +235,11 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     if per_query_out and Path(per_query_out).is_dir():
         raise GlalignError(f"--per-query {per_query_out} is a folder; give a CSV file name, e.g. "
                            f"{Path(per_query_out) / 'per_query.csv'}")
+    from glalign import distributed
+
+    if distributed.env_world_size() > 1:  # started by torchrun: encoding is shared out (sharded)
+        device = str(distributed.init(device).device)
+        progress = progress and distributed.is_main()
     if run is not None:
         if image_encoder or text_encoder:
             raise GlalignError("give either --run, or --image-encoder and --text-encoder (zero-shot), not both")
@@ -232,6 +259,6 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
     result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
                       progress=progress)
-    if per_query_out:
+    if per_query_out and distributed.is_main():
         write_csv(Path(per_query_out), result.per_query)
     return result

@@ -6,6 +6,7 @@ lives in GLAlignTask.forward, the module a distributed wrapper sees."""
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -152,36 +153,69 @@ def _tokenizer_for(cfg: TrainConfig, run: Path, ckpt: Path | None, captions: lis
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after_epoch: int | None = None,
           overwrite: bool = False) -> Path:
     """Train (or, with resume, continue) a run; returns the run folder. stop_after_epoch ends the
-    call early as an interruption would (the schedule still spans the configured epochs)."""
+    call early as an interruption would (the schedule still spans the configured epochs).
+
+    Started by torchrun (WORLD_SIZE > 1), every process runs this with the same settings: each
+    takes an even share of every global batch (--batch-size stays global), the losses see the
+    whole batch (glalign.distributed), and rank 0 alone writes the run and prints."""
+    from glalign import distributed
+
+    ctx = distributed.init(cfg.device)
+    try:
+        return _train(cfg, ctx, resume, progress, stop_after_epoch, overwrite)
+    finally:
+        if ctx.world_size > 1:
+            distributed.cleanup()
+
+
+def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch: int | None,
+           overwrite: bool) -> Path:
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
+    from glalign import distributed
     from glalign.data.records import contiguous_labels
-    from glalign.data.torchdata import PairDataset, make_collate
-    from glalign.device import resolve_device
+    from glalign.data.torchdata import GlobalBatchSampler, PairDataset, make_collate
     from glalign.model.factory import build_model, image_store_for, resolve_text_kind, text_view_for
-    from glalign.model.task import GLAlignTask
+    from glalign.model.task import GLAlignTask, enable_grad_checkpointing
 
     if not cfg.out:
         raise GlalignError("no run folder given (--out)")
     run = Path(cfg.out)
     resolve_text_kind(cfg)
-    ckpt = _prepare_out(cfg, resume, overwrite)
-    device = resolve_device(cfg.device)
+    cfg.world_size = ctx.world_size
+    ckpt = _prepare_out(cfg, resume, overwrite) if ctx.is_main else None
+    distributed.barrier()  # the others look at the folder once rank 0 has checked (and cleared) it
+    if not ctx.is_main and resume:
+        ckpt = latest_checkpoint(run)
+    device, main = ctx.device, ctx.is_main
     o = cfg.optim
     torch.manual_seed(o.seed)
 
-    records, phrases, phrase_weights = load_training_records(cfg)
+    with distributed.main_first():  # rank 0 fills the phrase cache, the others read it
+        records, phrases, phrase_weights = load_training_records(cfg)
     labels = contiguous_labels(records)
     captions = sorted({c for r in records for c in r.captions})
     view = text_view_for(cfg.model.text_kind, cfg.data.lang,
                          captions + sorted(set(v for d in phrases.values() for v in d.values())))
-    tokenizer = _tokenizer_for(cfg, run, ckpt, captions, view)
+    tokenizer = distributed.broadcast_object(_tokenizer_for(cfg, run, ckpt, captions, view) if main else None)
 
     model = build_model(cfg, tokenizer).to(device)
-    task = GLAlignTask(model, o.alpha)
+    if cfg.grad_checkpointing:
+        enable_grad_checkpointing(model)
+    task = GLAlignTask(model, o.alpha, gather=distributed.gather_batch if ctx.world_size > 1 else None)
     dataset = PairDataset(records, image_store_for(model), phrases, labels, cfg.model.region_mode,
                           flip=cfg.data.flip, text_view=view, phrase_weights=phrase_weights)
+    if cfg.image_cache:  # decoded once per dataset, shared by every process and worker
+        from glalign.data.image_cache import attach
+
+        with distributed.main_first():
+            for root in cfg.data.data:
+                base = os.path.abspath(root) + os.sep
+                mine = [r for r in records if os.path.abspath(r.image).startswith(base)]
+                if mine:
+                    attach(dataset.store, mine, root)
+    sampler = GlobalBatchSampler(len(dataset), o.batch_size, ctx.rank, ctx.world_size, seed=o.seed * 1000)
     collate = make_collate(tokenizer, cfg.model.max_length, view)
     steps_per_epoch = max(1, len(dataset) // o.batch_size)
     opt, lr_lambda = make_optimizer(model, cfg, steps_per_epoch)
@@ -194,21 +228,30 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
         start = state["epoch"] + 1
         if start >= o.epochs:
             return run
+    step_module = task
+    if ctx.world_size > 1:
+        # global-only (alpha = 1) leaves the local heads unused; otherwise every rank uses every
+        # parameter at every step (GLAlignTask), so DDP need not search the graph for unused ones
+        step_module = torch.nn.parallel.DistributedDataParallel(
+            task, device_ids=[device] if device.type == "cuda" else None, find_unused_parameters=o.alpha >= 1.0)
+    loader = DataLoader(dataset, batch_size=sampler.local, sampler=sampler, collate_fn=collate,
+                        num_workers=cfg.workers, pin_memory=device.type == "cuda",
+                        persistent_workers=cfg.workers > 0)
 
     train_config = {**cfg.to_dict(), "n_train_pairs": len(dataset), "n_train_ids": len(labels)}
     for epoch in range(start, o.epochs):
-        torch.manual_seed(o.seed * 1000 + epoch)  # dropout and flips: the same whether resumed or not
-        gen = torch.Generator().manual_seed(o.seed * 1000 + epoch)
-        loader = DataLoader(dataset, batch_size=o.batch_size, shuffle=True, drop_last=len(dataset) >= o.batch_size,
-                            generator=gen, collate_fn=collate, num_workers=0)
+        # dropout: the same whether resumed or not (flips come with the samples: GlobalBatchSampler)
+        torch.manual_seed(o.seed * 1000 + epoch + 1_000_003 * ctx.rank)
+        sampler.set_epoch(epoch)
         task.train()
         sums = {"loss": 0.0, "global": 0.0, "local": 0.0}
         n_batches, n_pairs, t0 = 0, 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{o.epochs}", unit="batch", disable=not progress, leave=False)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{o.epochs}", unit="batch", disable=not (progress and main),
+                   leave=False)
         for step, batch in enumerate(bar):
-            batch = {k: v.to(device) for k, v in batch.items()}
-            losses = task(batch)
-            if not torch.isfinite(losses["loss"]):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            losses = step_module(batch)
+            if not torch.isfinite(losses["loss"]):  # the global loss: every rank stops here alike
                 kept = (f"the last good checkpoint (epoch {epoch}) is kept in {run}" if epoch
                         else "no epoch had finished, so nothing was written")
                 raise GlalignError(f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss is "
@@ -219,7 +262,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
             opt.step()
             sched.step()
             n_batches += 1
-            n_pairs += len(batch["labels"])
+            n_pairs += len(batch["labels"]) * ctx.world_size
             for k in sums:
                 sums[k] += float(losses[k].detach())
             bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}",
@@ -230,10 +273,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_af
                         "local_loss": sums["local"] / max(n_batches, 1), "lr": opt.param_groups[0]["lr"],
                         "logit_scale": float(model.scale().detach()), "pairs_per_s": n_pairs / max(seconds, 1e-9),
                         "seconds": seconds})
-        save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, train_config, tokenizer)
+        if main:
+            save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, train_config, tokenizer)
+        distributed.barrier()  # no rank runs ahead of a checkpoint (nor leaves before the last one)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break
-        if progress:
+        if progress and main:
             h = history[-1]
             print(f"epoch {epoch + 1}/{o.epochs}: loss {h['loss']:.4f} (global {h['global_loss']:.4f}, "
                   f"local {h['local_loss']:.4f}), {h['pairs_per_s']:.0f} pairs/s")

@@ -23,29 +23,39 @@ class ImageStore:
         self.size, self.grid, self.scheme = size, grid, mask_scheme
         self.mean, self.std = torch.as_tensor(mean).view(3, 1, 1), torch.as_tensor(std).view(3, 1, 1)
         self._cache: dict[str, tuple] = {}
+        self.files: list = []  # glalign.data.image_cache.ImageCache: decoded once, memory-mapped
 
     def get(self, image_path, mask_path):
         key = str(image_path)
-        if key not in self._cache:
-            from glalign.data.records import open_image
-
-            try:
-                with open_image(image_path) as im:  # symlink and decompression-bomb checks
-                    arr = np.asarray(im.convert("RGB"))
-            except (OSError, ValueError) as exc:
-                raise DataError(f"{image_path}: cannot read the image ({exc})") from None
-            label = (load_label_map(mask_path, self.scheme) if mask_path is not None
-                     else stripes_label_map(*arr.shape[:2]))
-            if label.shape != arr.shape[:2]:
-                raise DataError(f"{mask_path}: label map is {label.shape}, image {image_path} is {arr.shape[:2]}")
-            img = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().unsqueeze(0)
-            img = F.interpolate(img, size=(self.size, self.size), mode="bilinear", antialias=True,
-                                align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
-            lab = torch.from_numpy(label.copy())[None, None].float()
-            lab = F.interpolate(lab, size=(self.size, self.size), mode="nearest")[0, 0].to(torch.uint8)
-            present = torch.tensor([(label == i + 1).mean() >= MIN_PART_FRACTION for i in range(len(PARTS))])
-            self._cache[key] = (img, lab, present)
+        if key in self._cache:
+            return self._cache[key]
+        for cached in self.files:  # read from the page cache, shared by every process and worker
+            hit = cached.get(key)
+            if hit is not None:
+                return hit
+        self._cache[key] = self.decode(image_path, mask_path)
         return self._cache[key]
+
+    def decode(self, image_path, mask_path) -> tuple:
+        """(uint8 image (3, S, S), uint8 label map (S, S), part presence (5,)) from the files."""
+        from glalign.data.records import open_image
+
+        try:
+            with open_image(image_path) as im:  # symlink and decompression-bomb checks
+                arr = np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{image_path}: cannot read the image ({exc})") from None
+        label = (load_label_map(mask_path, self.scheme) if mask_path is not None
+                 else stripes_label_map(*arr.shape[:2]))
+        if label.shape != arr.shape[:2]:
+            raise DataError(f"{mask_path}: label map is {label.shape}, image {image_path} is {arr.shape[:2]}")
+        img = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().unsqueeze(0)
+        img = F.interpolate(img, size=(self.size, self.size), mode="bilinear", antialias=True,
+                            align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
+        lab = torch.from_numpy(label.copy())[None, None].float()
+        lab = F.interpolate(lab, size=(self.size, self.size), mode="nearest")[0, 0].to(torch.uint8)
+        present = torch.tensor([(label == i + 1).mean() >= MIN_PART_FRACTION for i in range(len(PARTS))])
+        return img, lab, present
 
 
 def normalise(img_uint8: torch.Tensor, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:
@@ -82,7 +92,8 @@ def image_item(store: ImageStore, record, flip: bool, region_mode: str) -> dict:
 
 
 class PairDataset(torch.utils.data.Dataset):
-    """Every (image, caption) pair of the training records."""
+    """Every (image, caption) pair of the training records. Indexed by (i, flip) as
+    GlobalBatchSampler hands them (flipped when both the key and `flip` say so), or by i (no flip)."""
 
     def __init__(self, records, store: ImageStore, part_phrases: dict[str, dict], labels: dict,
                  region_mode: str, flip: bool = True, text_view=None, phrase_weights: dict | None = None):
@@ -96,10 +107,11 @@ class PairDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.items)
 
-    def __getitem__(self, i):
+    def __getitem__(self, key):
+        i, flip = key if isinstance(key, tuple) else (key, False)
         ri, ci = self.items[i]
         rec = self.records[ri]
-        flip = self.flip and bool(torch.rand(()) < 0.5)  # global RNG: seeded per epoch
+        flip = self.flip and flip
         item = image_item(self.store, rec, flip, self.region_mode)
         caption = rec.captions[ci]
         item.update(caption=self.text_view(caption), phrases=self.part_phrases.get(caption, {}),
@@ -107,6 +119,47 @@ class PairDataset(torch.utils.data.Dataset):
         if self.phrase_weights is not None:
             item["phrase_weights"] = self.phrase_weights.get(caption, {})
         return item
+
+
+class GlobalBatchSampler(torch.utils.data.Sampler):
+    """This process's share of every global batch: one shuffled order of the whole dataset (the
+    permutation of torch.randperm seeded with seed + epoch, whatever the number of processes),
+    cut into global batches of `batch_size` (the last partial one dropped unless it is the only
+    one), rank r taking the r-th contiguous slice of batch_size / world_size samples of each. The
+    ranks' slices put side by side (all-gathered in rank order) are the batch one process sees,
+    in the same order. Each index comes with its random flip, drawn for its place in that global
+    order (from a generator seeded with seed + epoch), so the flips do not depend on the number of
+    processes, on workers or on resuming. Call set_epoch before each epoch, as with
+    DistributedSampler."""
+
+    def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1, seed: int = 0):
+        if batch_size % world_size:
+            raise DataError(f"the global batch of {batch_size} does not split evenly over {world_size} processes; "
+                            f"choose a --batch-size that is a multiple of {world_size}")
+        if world_size > 1 and n < batch_size:
+            raise DataError(f"{n} training pairs are fewer than one global batch of {batch_size}; lower --batch-size "
+                            "or train in one process")
+        self.n, self.batch_size, self.rank, self.world_size, self.seed = n, batch_size, rank, world_size, seed
+        self.local = batch_size // world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.n if self.n < self.batch_size else (self.n // self.batch_size) * self.local
+
+    def __iter__(self):
+        seed = self.seed + self.epoch
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(seed)).tolist()
+        flips = (torch.rand(self.n, generator=torch.Generator().manual_seed(seed)) < 0.5).tolist()
+        keys = list(zip(order, flips))
+        if self.n < self.batch_size:  # one process only (checked above): the one partial batch
+            yield from keys
+            return
+        for start in range(0, self.n - self.batch_size + 1, self.batch_size):
+            mine = start + self.rank * self.local
+            yield from keys[mine:mine + self.local]
 
 
 def collate_images(items: list[dict]) -> dict:

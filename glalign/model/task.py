@@ -30,6 +30,11 @@ class GLAlignTask(nn.Module):
             if use_local and "phrase_ids" in batch:
                 phr = model.encode_phrases(batch["phrase_ids"], batch["phrase_mask"], batch["phrase_slots"],
                                            len(img_g))
+            elif use_local and self.gather is not None:  # no phrase on this rank: every rank must still
+                # hand the gather the same keys, each requiring grad (its backward is a collective), and
+                # use the same parameters (DDP reduces each parameter's gradient once per step)
+                phr = img_g.new_zeros(len(img_g), batch["phrase_present"].shape[1], model.phrase_proj.out_features,
+                                      dtype=torch.float32) + 0.0 * model.phrase_proj.weight.sum()
         out = {"image": img_g.float(), "text": txt_g.float(), "labels": batch["labels"]}
         if phr is not None:
             out.update(regions=regions.float(), region_present=batch["present"], phrases=phr.float(),
@@ -46,3 +51,14 @@ class GLAlignTask(nn.Module):
         else:
             l_loss = g_loss * 0.0
         return {"loss": total_loss(g_loss, l_loss, self.alpha), "global": g_loss, "local": l_loss}
+
+
+def enable_grad_checkpointing(model) -> None:
+    """Both towers recompute their layers' activations in backward instead of keeping them: less
+    memory, one more forward. transformers 5.2x names it activation checkpointing, earlier
+    releases gradient checkpointing; non-reentrant either way (works under DDP and autocast)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)

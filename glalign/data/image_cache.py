@@ -1,0 +1,119 @@
+"""Decoded, resized images cached once per dataset, beside it, as memory-mapped uint8 arrays.
+
+The in-memory ImageStore decodes every JPEG again in each new run, in each process and in each
+DataLoader worker, and keeps one copy per process. The file cache decodes them once per
+dataset, image size and mask scheme:
+
+    ROOT/.glalign-cache/images-<size>-<scheme>-<fingerprint>/
+        images.npy (N, 3, S, S) uint8   labels.npy (N, S, S) uint8   present.npy (N, 5) bool
+        index.json  {"keys": [image path, ...], "fingerprint": ...}
+
+read through the page cache, which every process and worker shares. The fingerprint covers the
+image and mask paths with their sizes and modification times, so an edited dataset gets a new
+cache; the folder is written under a temporary name and renamed into place whole."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from glalign import PARTS
+
+
+def fingerprint(records, size: int, scheme: str) -> str:
+    h = hashlib.sha1(f"{size}|{scheme}".encode())
+    for r in records:
+        for path in (r.image, r.mask):
+            if path is None:
+                h.update(b"|-")
+                continue
+            try:
+                st = os.stat(path)
+                h.update(f"|{path}|{st.st_size}|{st.st_mtime_ns}".encode())
+            except OSError:  # reported by the decoding, which reads it
+                h.update(f"|{path}|missing".encode())
+    return h.hexdigest()[:16]
+
+
+class ImageCache:
+    """A cache folder, opened lazily in each process (a worker started by spawn reopens it
+    rather than receiving a copy of the arrays)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self._arrays = None
+        self._rows = None
+
+    def _open(self):
+        index = json.loads((self.folder / "index.json").read_text(encoding="utf-8"))
+        self._rows = {k: i for i, k in enumerate(index["keys"])}
+        self._arrays = tuple(np.load(self.folder / f"{name}.npy", mmap_mode="r")
+                             for name in ("images", "labels", "present"))
+
+    def __len__(self):
+        if self._rows is None:
+            self._open()
+        return len(self._rows)
+
+    def get(self, key: str):
+        """(image, label map, presence) tensors as ImageStore.get returns them, or None."""
+        if self._rows is None:
+            self._open()
+        row = self._rows.get(key)
+        if row is None:
+            return None
+        img, lab, present = (np.array(a[row]) for a in self._arrays)  # copies: the maps stay read-only
+        return torch.from_numpy(img), torch.from_numpy(lab), torch.from_numpy(present)
+
+    def __getstate__(self):
+        return {"folder": self.folder, "_arrays": None, "_rows": None}
+
+
+def cache_folder(root, store, fp: str) -> Path:
+    from glalign.text.phrases import dataset_cache_dir
+
+    return dataset_cache_dir(root) / f"images-{store.size}-{store.scheme}-{fp}"
+
+
+def build(store, records, folder: Path) -> ImageCache:
+    """Decode every record's image once (the ImageStore's own decoding) into a new cache folder."""
+    keys = list(dict.fromkeys(str(r.image) for r in records))
+    first = {str(r.image): r for r in reversed(records)}
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        n, s = len(keys), store.size
+        images = np.lib.format.open_memmap(stage / "images.npy", "w+", np.uint8, (n, 3, s, s))
+        labels = np.lib.format.open_memmap(stage / "labels.npy", "w+", np.uint8, (n, s, s))
+        present = np.lib.format.open_memmap(stage / "present.npy", "w+", np.bool_, (n, len(PARTS)))
+        for i, key in enumerate(keys):
+            img, lab, pres = store.decode(first[key].image, first[key].mask)
+            images[i], labels[i], present[i] = img.numpy(), lab.numpy(), pres.numpy()
+        for arr in (images, labels, present):
+            arr.flush()
+        del images, labels, present
+        (stage / "index.json").write_text(json.dumps({"keys": keys, "size": s, "scheme": store.scheme}))
+        os.chmod(stage, 0o755)
+        if folder.exists():  # another process built it meanwhile: keep theirs
+            shutil.rmtree(stage)
+        else:
+            os.replace(stage, folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return ImageCache(folder)
+
+
+def attach(store, records, root) -> ImageCache:
+    """Open (building it first if needed) the cache of these records' images, and have the store
+    read from it."""
+    folder = cache_folder(root, store, fingerprint(records, store.size, store.scheme))
+    cache = ImageCache(folder) if (folder / "index.json").exists() else build(store, records, folder)
+    store.files.append(cache)
+    return cache
