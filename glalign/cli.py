@@ -7,9 +7,9 @@ import errno
 import json
 import sys
 
+from glalign.config import FORMATS
+from glalign.config import PROFILES as TRAIN_PROFILES
 from glalign.errors import GlalignError
-
-FORMATS = ("auto", "cuhk-pedes", "icfg-pedes", "rstpreid", "vn3k", "manifest")
 
 
 def _positive_int(text: str) -> int:
@@ -117,7 +117,7 @@ def cmd_evaluate(args) -> int:
     result = evaluate_run(args.run, args.data, split=args.split, alpha=args.alpha, fmt=args.format,
                           lang=args.lang, per_query_out=args.per_query, device=args.device,
                           image_encoder=args.image_encoder, text_encoder=args.text_encoder, masks=args.masks,
-                          queries=args.queries)
+                          queries=args.queries or "short")
     metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
     metrics["n_queries"] = result.n_queries
     from glalign.distributed import is_main
@@ -141,7 +141,7 @@ def _evaluate_local(args) -> int:
                            "(its own text tower)")
     lang = args.lang or "en"
     out = evaluate_local(args.data, model, lang=lang, split=args.split, region_mode=args.region_mode,
-                         device=args.device, masks=args.masks)
+                         device=args.device, masks=args.masks, queries=args.queries or "long")
     keys = ("R1", "R5", "R10", "mAP", "grounding", "queries", "regions")
     print(json.dumps({k: out[k] for k in keys}) if args.json else
           "  ".join(f"{k}={out[k]:.2f}" if isinstance(out[k], float) else f"{k}={out[k]}" for k in keys))
@@ -302,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lang", required=True, choices=("en", "vi"))
     tr.add_argument("--out", required=True, help="run folder")
     tr.add_argument("--format", choices=FORMATS, default="auto")
-    tr.add_argument("--profile", choices=("synthpedes", "tiny", "paper"), default="synthpedes")
+    tr.add_argument("--profile", choices=tuple(TRAIN_PROFILES), default="synthpedes",
+                    help="settings preset; synthpedes-finetune: the paper's fine-tuning regime for SynthCLIP/SynthPhoBERT")
     tr.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
     tr.add_argument("--epochs", type=_positive_int)
     tr.add_argument("--batch-size", type=_positive_int)
@@ -348,8 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--protocol", choices=("global", "local"), default="global",
                     help="global: image retrieval (R1/5/10, mAP, mINP); local: a sentence retrieves its region "
                          "among all gallery regions, and grounds it in its image (regions.json)")
-    ev.add_argument("--queries", choices=("short", "long"), default="short",
-                    help="global protocol: the dataset's captions, or the long-form captions of regions.json")
+    ev.add_argument("--queries", choices=("short", "long"),
+                    help="the dataset's short captions (default of the global protocol), or the long-form "
+                         "captions of regions.json (default of the local protocol: their sentences; short: "
+                         "the captions' noun phrases)")
     ev.add_argument("--region-mode", choices=("crop", "pool"), default="pool",
                     help="local protocol: regions pooled from the part masks, or cropped boxes")
     ev.set_defaults(func=cmd_evaluate)

@@ -1,8 +1,9 @@
 """Local assessment of TBPS on region-annotated data (ROGLE's P-VLG assesses regions; its exact
 protocol is not published, so it is defined here and in results/paper/NOTES.md).
 
-Queries are the sentences whose ground truth names a region (regions.json); the gallery is every
-region of every gallery image, each an item whose id is (image, part).
+Queries are the sentences whose ground truth names a region (regions.json), or with short queries
+the short captions' noun phrases whose annotated part is a region of the image; the gallery is
+every region of every gallery image, each an item whose id is (image, part).
 
 (a) region retrieval: a sentence ranks all gallery regions; its one correct item is the region
     it describes. R1/R5/R10 and mAP (with one relevant item, mAP equals the mean reciprocal
@@ -63,34 +64,48 @@ def grounding_accuracy(sentence_emb, sentence_targets, region_emb, region_ids, r
 
 
 def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mode: str = "crop",
-                   device: str = "cpu", masks: str = "parsing") -> dict:
-    """Both protocols on ROOT/regions.json's `split` with a vision-language model (a CLIP folder
-    or GLAlign run, see glalign.rsm.Embedder): queries are the long-caption sentences that name
-    a region, the gallery every region of the split's images."""
+                   device: str = "cpu", masks: str = "parsing", queries: str = "long", ids=None) -> dict:
+    """Both protocols on ROOT/regions.json's `split` ('all': every image; `ids`: only these
+    persons) with a vision-language model (a CLIP folder, a GLAlign run or a glalign.rsm.Embedder).
+    Queries: the long-caption sentences that name a region ("long"), or the short captions' noun
+    phrases whose ground-truth part (SynthPEDES annotations.json) is among the image's regions
+    ("short"); the gallery is every region of the selected images."""
     from pathlib import Path
 
     from glalign.data.regions import load_regions
     from glalign.errors import GlalignError
-    from glalign.rsm import Embedder, _region_embeddings
+    from glalign.rsm import Embedder, _region_embeddings, _units
 
+    if queries not in ("long", "short"):
+        raise GlalignError(f"unknown queries {queries!r}; choose short or long")
     root = Path(root)
-    records = [r for r in load_regions(root) if r.split == split]
+    wanted = None if ids is None else set(ids)
+    records = [r for r in load_regions(root) if split in ("all", r.split) and (wanted is None or r.pid in wanted)]
     if not records:
-        raise GlalignError(f"{root}/regions.json has no {split} images")
+        raise GlalignError(f"{root}/regions.json has no {split} images" + (" of the given ids" if ids else ""))
     embedder = model if isinstance(model, Embedder) else Embedder(model, device=device)
     emb, present = _region_embeddings(embedder, root, records, region_mode, masks)
     keep = np.nonzero(present)
     region_emb = emb[keep]
     region_ids = [(records[b].file_path, PARTS[p]) for b, p in zip(*keep)]
     texts, targets = [], []
-    for r in records:
-        for c in r.long_captions.get(lang, []):
-            for s in c.sentences:
-                if s.part is not None:
-                    texts.append(s.text)
-                    targets.append((r.file_path, s.part))
+    if queries == "long":
+        for r in records:
+            for c in r.long_captions.get(lang, []):
+                for s in c.sentences:
+                    if s.part is not None:
+                        texts.append(s.text)
+                        targets.append((r.file_path, s.part))
+    else:
+        units = _units(root, records, lang, "short")
+        for r in records:
+            for u in units[r.file_path]:
+                if u.truth in r.regions:
+                    texts.append(u.text)
+                    targets.append((r.file_path, u.truth))
     if not texts:
-        raise GlalignError(f"{root}/regions.json: no {lang} sentences with a region in the {split} split")
+        raise GlalignError(f"{root}/regions.json: no {lang} {queries}-caption queries with a region in the "
+                           f"{split} split")
     sent = embedder.texts(texts, lang)
     out = region_retrieval(sent, targets, region_emb, region_ids)
     out["grounding"] = grounding_accuracy(sent, targets, region_emb, region_ids, [i for i, _ in region_ids])

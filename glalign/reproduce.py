@@ -1,4 +1,4 @@
-"""`glalign reproduce`: run notebooks 01-07 with papermill into results/<profile>/.
+"""`glalign reproduce`: run notebooks 01-08 with papermill into results/<profile>/.
 
 Everything is executed into a staging folder first; only when every notebook succeeds does it
 replace the previous results, so a failure (named by notebook and cell) leaves them intact."""
@@ -15,7 +15,7 @@ from glalign.errors import GlalignError
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("01_data_prep", "02_np_coverage", "03_train", "04_evaluate_scenarios", "05_mcnemar", "06_ablation",
-             "07_search_and_failures")
+             "07_search_and_failures", "08_rogle")
 
 
 def default_workdir(profile: str) -> Path:

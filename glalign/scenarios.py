@@ -39,11 +39,18 @@ SCENARIOS = {s.name: s for s in (
     Scenario("SV3", ("A",), "B", "vi", test_split="all", description="train A-VI, test every B-VI identity"),
 )}
 VARIANTS = {"full": 0.5, "global-only": 1.0, "local-only": 0.0}
+LOCAL_SUPERVISION = ("lexicon", "rsm")  # GLAlign's keyword lexicon, ROGLE's mined region-phrase pairs
+RSM_SETTINGS = {"region_mode": "crop", "min_margin": 0.05, "per_region": 1}  # how the workspace mines pairs
 ALPHA_SWEEP = (0.2, 0.5, 0.8)
+# How a run's towers start: fine-tuned from the profile's pretrained folders (SynthCLIP; SynthPhoBERT
+# for Vietnamese text), as the paper fine-tunes CLIP/PhoBERT, or from random weights.
+INITS = ("pretrained", "scratch")
 # Reproduce profiles: dataset sizes and the training profile.
 PROFILES = {
-    "synthpedes": {"A_ids": 500, "B_ids": 300, "train_profile": "synthpedes", "seed": 0, "corpus_ids": 2000},
+    "synthpedes": {"A_ids": 500, "B_ids": 300, "train_profile": "synthpedes", "seed": 0, "corpus_ids": 2000,
+                   "finetune_profile": "synthpedes-finetune"},
     "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0, "corpus_ids": 40,
+             "finetune_profile": "tiny-finetune",
              "clip_pretrain": dict(epochs=2, batch_size=16, image_size=32, patch_size=8, vision_width=32,
                                    vision_layers=1, text_width=32, text_layers=1, heads=2, projection_dim=32,
                                    max_length=32, vocab_size=300),
@@ -104,25 +111,104 @@ class Workspace:
             return pretrain_mlm(root / "synthphobert", corpus=corpus, cfg=cfg, progress=self.progress)
         raise ValueError(f"unknown pretrained kind {kind!r}")
 
+    # ---------------------------------------------------------- ROGLE: long-form captions, mined pairs
+    def longform(self, name: str) -> Path:
+        """Domain `name` with long-form captions and region boxes (regions.json), written once."""
+        from glalign.data.synth_longform import add_longform
+
+        root = self.domain(name)
+        add_longform(root, seed=self.settings["seed"])
+        return root
+
+    def rsm_model(self, lang: str) -> tuple[Path, str]:
+        """The model RSM mines `lang` pairs with, and the tower it uses (glalign.rsm.Embedder):
+        SynthCLIP for English; for Vietnamese, which SynthCLIP cannot read, the global branch of
+        the A-VI global-only run, trained on whole captions only, so no keyword list enters."""
+        if lang == "en":
+            return self.pretrained("clip"), "local"
+        return self.run(("A",), "vi", VARIANTS["global-only"]), "global"
+
+    def rsm_embedder(self, lang: str):
+        """A glalign.rsm.Embedder over rsm_model(lang)."""
+        from glalign.rsm import Embedder
+
+        source, tower = self.rsm_model(lang)
+        return Embedder(source, tower=tower)
+
+    def rsm_pairs(self, name: str, lang: str) -> Path:
+        """Region-phrase pairs mined from the short captions of domain `name`'s train split (what
+        --local-supervision rsm trains on), mined now unless the file beside the dataset was
+        mined with the same model (by fingerprint) and settings."""
+        from glalign.rsm import mine
+
+        root = self.longform(name)
+        embedder = self.rsm_embedder(lang)
+        path = root / f"rsm_pairs.{lang}.short.json"
+        # the model by what it holds, not where it is (a moved workspace mines nothing again)
+        want = {"fingerprint": embedder.fingerprint, "tower": embedder.tower, "split": "train", **RSM_SETTINGS}
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if {k: saved.get(k) for k in want} == want:
+                return path
+        except (OSError, ValueError):  # none yet, or damaged: mine again
+            pass
+        mine(root, embedder, lang, "short", split="train", progress=self.progress, **RSM_SETTINGS)  # what training reads
+        return path
+
     # ---------------------------------------------------------- runs
-    def run_config(self, domains: tuple[str, ...], lang: str, alpha: float):
+    def encoders(self, lang: str) -> dict:
+        """The pretrained towers a `lang` run starts from, paired as the paper pairs them: CLIP's
+        image tower, and CLIP's text tower for English, PhoBERT for Vietnamese."""
+        clip = str(self.pretrained("clip"))
+        return {"image_encoder": clip, "text_encoder": clip if lang == "en" else str(self.pretrained("phobert"))}
+
+    def run_config(self, domains: tuple[str, ...], lang: str, alpha: float, init: str = "pretrained",
+                   seed: int | None = None):
         from glalign.config import TrainConfig
 
-        return TrainConfig.for_profile(self.settings["train_profile"], data=[str(self.domain(d)) for d in domains],
-                                       lang=lang, out="", alpha=alpha, seed=self.settings["seed"], device="auto")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        profile = self.settings["finetune_profile" if init == "pretrained" else "train_profile"]
+        towers = self.encoders(lang) if init == "pretrained" else {}
+        cfg = TrainConfig.for_profile(profile, data=[str(self.domain(d)) for d in domains], lang=lang, out="",
+                                      alpha=alpha, seed=self.settings["seed"] if seed is None else seed,
+                                      device="auto", **towers)
+        cfg.image_cache = True  # the grid reads each domain ~10 times: decode its images once
+        return cfg
 
-    def run(self, domains: tuple[str, ...], lang: str, alpha: float) -> Path:
-        """A trained run, trained now if the cache lacks a complete one (resumes a broken one)."""
+    def run_dir(self, domains: tuple[str, ...], lang: str, alpha: float, local_supervision: str = "lexicon",
+                init: str = "pretrained", seed: int | None = None):
+        """(TrainConfig, run folder) of a run, named by everything that determines it: pretrained
+        folders by their fingerprint (the cache survives moving the workspace), datasets and mined
+        pairs by their content."""
+        if local_supervision not in LOCAL_SUPERVISION:
+            raise ValueError(f"unknown local supervision {local_supervision!r}")
+        cfg = self.run_config(domains, lang, alpha, init, seed)
+        cfg.data.local_supervision = local_supervision
+        settings = {k: v for k, v in cfg.flat().items() if k != "data"}
+        for tower in ("image_encoder", "text_encoder"):  # a folder by what it holds, wherever the workspace is
+            if settings[tower] != "small":
+                settings[tower] = json.loads((Path(settings[tower]) / "pretrain_config.json").read_text())["fingerprint"]
+        key = json.dumps({"profile": cfg.profile, **settings}, sort_keys=True)
+        key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
+        if local_supervision == "rsm":  # other mined pairs mean a new run
+            key += "".join(hashlib.sha1(self.rsm_pairs(d, lang).read_bytes()).hexdigest() for d in domains)
+        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        tags = "".join(f"-{t}" for t in (init, local_supervision if local_supervision != "lexicon" else "",
+                                          f"seed{seed}" if seed not in (None, self.settings["seed"]) else "") if t)
+        path = self.root / "runs" / f"{'+'.join(domains)}-{lang}-a{alpha:g}{tags}-{digest}"
+        cfg.out = str(path)
+        return cfg, path
+
+    def run(self, domains: tuple[str, ...], lang: str, alpha: float, local_supervision: str = "lexicon",
+            init: str = "pretrained", seed: int | None = None) -> Path:
+        """A trained run, trained now if the cache lacks a complete one (resumes a broken one).
+        local_supervision "rsm" trains on pairs mined by rsm_pairs (mined first if needed); init
+        "scratch" starts from random weights; seed None is the profile's."""
         from glalign.checkpoint import completed_epochs, latest_checkpoint
         from glalign.train import train
 
-        cfg = self.run_config(domains, lang, alpha)
-        key = json.dumps({"profile": cfg.profile, **{k: v for k, v in cfg.flat().items() if k != "data"}},
-                         sort_keys=True)
-        key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
-        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
-        path = self.root / "runs" / f"{'+'.join(domains)}-{lang}-a{alpha:g}-{digest}"
-        cfg.out = str(path)
+        cfg, path = self.run_dir(domains, lang, alpha, local_supervision, init, seed)
         if completed_epochs(path) < cfg.optim.epochs:
             resumable = latest_checkpoint(path) is not None  # the workspace owns its runs: a broken one is redone
             train(cfg, resume=resumable, overwrite=path.exists() and not resumable, progress=self.progress)
@@ -138,17 +224,42 @@ class Workspace:
         return ids[:max(10, len(ids) // 5)]
 
     def evaluate(self, scenario: str, variant: str = "full", alpha: float | None = None,
-                 eval_alpha: float | None = None):
+                 eval_alpha: float | None = None, local_supervision: str = "lexicon", queries: str = "short",
+                 init: str = "pretrained", seed: int | None = None):
         """EvalResult of a scenario; `alpha` is the training weight (default: the variant's),
-        `eval_alpha` the fusion weight at test time (default: the training one)."""
+        `eval_alpha` the fusion weight at test time (default: the training one); queries "long":
+        the test images' long-form captions instead of their short ones."""
         from glalign.evaluate import evaluate_run
 
         sc = SCENARIOS[scenario]
         alpha = VARIANTS[variant] if alpha is None else alpha
-        run = self.run(sc.train, sc.lang, alpha)
-        return evaluate_run(run, self.domain(sc.test), split=sc.test_split, lang=sc.lang,
+        run = self.run(sc.train, sc.lang, alpha, local_supervision, init, seed)
+        data = self.longform(sc.test) if queries == "long" else self.domain(sc.test)
+        return evaluate_run(run, data, split=sc.test_split, lang=sc.lang,
                             alpha=alpha if eval_alpha is None else eval_alpha, ids=self.test_ids(sc),
-                            progress=self.progress)
+                            progress=self.progress, queries=queries)
+
+    def zero_shot(self, scenario: str, eval_alpha: float = 1.0):
+        """EvalResult of the pretrained towers with no fine-tuning (the first row of a TBPS table);
+        eval_alpha < 1 mixes in the local score of CLIP's projections applied to regions and phrases."""
+        from glalign.evaluate import evaluate_run
+
+        sc = SCENARIOS[scenario]
+        towers = self.encoders(sc.lang)
+        return evaluate_run(None, self.domain(sc.test), split=sc.test_split, lang=sc.lang, alpha=eval_alpha,
+                            ids=self.test_ids(sc), progress=self.progress, **towers)
+
+    def evaluate_local(self, scenario: str, variant: str = "full", local_supervision: str = "lexicon",
+                       queries: str = "long", init: str = "pretrained") -> dict:
+        """ROGLE-style local protocol (glalign.local_protocol) of a scenario's run on its test
+        images: region retrieval R1/R5/R10/mAP and grounding accuracy. Regions are pooled from
+        the part masks, as the runs are trained."""
+        from glalign.local_protocol import evaluate_local
+
+        sc = SCENARIOS[scenario]
+        run = self.run(sc.train, sc.lang, VARIANTS[variant], local_supervision, init)
+        return evaluate_local(self.longform(sc.test), run, sc.lang, split=sc.test_split, region_mode="pool",
+                              queries=queries, ids=self.test_ids(sc))
 
 
 def result_row(scenario: str, variant: str, result) -> dict:

@@ -30,13 +30,32 @@ def write_summary(results: Path, profile: str, timings: dict) -> Path:
         sc["paper R1"] = [paper.ours(s)["rank1"] for s in sc.scenario]
         parts += ["## Scenarios (Tables 4-10)", "",
                   _md(sc[["scenario", "train", "test", "R1 (95% CI)", "R5", "R10", "mAP", "n_queries", "paper R1"]]), ""]
-    if (tables / "ablation.csv").exists():
+    if (tables / "rq1_init.csv").exists():
+        rq1 = pd.read_csv(tables / "rq1_init.csv")
+        wide = rq1.pivot_table(index=["scenario", "variant"], columns="init", values="R1", sort=False)
+        wide = wide.join(rq1.groupby(["scenario", "variant"], sort=False).paper_R1.first()).reset_index()
+        parts += ["## RQ1 and the ablation (Table 11): Rank-1 by initialisation", "", _md(wide), ""]
+    elif (tables / "ablation.csv").exists():
         parts += ["## Ablation (Table 11)", "", _md(pd.read_csv(tables / "ablation.csv")), ""]
+    if (tables / "alpha_trained.csv").exists():
+        parts += ["## Fusion weight α, trained", "", _md(pd.read_csv(tables / "alpha_trained.csv")), ""]
     if (tables / "alpha_sweep.csv").exists():
-        parts += ["## Fusion weight α", "", _md(pd.read_csv(tables / "alpha_sweep.csv")), ""]
+        parts += ["## Fusion weight α at test time (model trained with α = 0.5)", "",
+                  _md(pd.read_csv(tables / "alpha_sweep.csv")), ""]
+    if (tables / "seeds.csv").exists():
+        seeds = pd.read_csv(tables / "seeds.csv")
+        spread = seeds[["R1", "R5", "R10", "mAP"]].agg(["mean", "std"])
+        parts += ["## Seeds (SE1, full)", "", _md(seeds), "",
+                  "mean ± std: " + ", ".join(f"{c} {spread.at['mean', c]:.2f} ± {spread.at['std', c]:.2f}"
+                                             for c in spread), ""]
     if (tables / "mcnemar.csv").exists():
         mc = pd.read_csv(tables / "mcnemar.csv")
         parts += ["## McNemar tests", "", _md(mc, ".4g"), ""]
+    for name, title in (("rsm_quality", "ROGLE: mined region-phrase pairs vs the lexicon (precision / recall, %)"),
+                        ("protocols", "ROGLE: lexicon vs RSM supervision, global and local protocols"),
+                        ("rogle_mcnemar", "ROGLE: McNemar, lexicon vs RSM (SE1, global, short queries)")):
+        if (tables / f"{name}.csv").exists():
+            parts += [f"## {title}", "", _md(pd.read_csv(tables / f"{name}.csv"), ".4g"), ""]
     if (tables / "np_coverage.csv").exists():
         cov = pd.read_csv(tables / "np_coverage.csv")
         parts += ["## NP coverage (Table 2), overall rows", "",

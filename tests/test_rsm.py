@@ -119,9 +119,17 @@ def test_add_longform_captions_cover_regions(longform_domain, tmp_path):
     from glalign.data.regions import load_regions
     from glalign.data.synth_longform import add_longform
 
-    first = (longform_domain / "regions.json").read_bytes()
-    add_longform(longform_domain, seed=1)  # deterministic
-    assert (longform_domain / "regions.json").read_bytes() == first
+    path, marker = longform_domain / "regions.json", longform_domain / "regions.synth.json"
+    first, stamp = path.read_bytes(), path.stat().st_mtime_ns
+    add_longform(longform_domain, seed=1)  # the marker matches: a no-op
+    assert path.stat().st_mtime_ns == stamp
+    marker.unlink()  # no marker (e.g. killed before it was written): written again, the same bytes
+    add_longform(longform_domain, seed=1)
+    assert path.read_bytes() == first and marker.exists()
+    add_longform(longform_domain, seed=2)  # other settings: other text, then back
+    assert path.read_bytes() != first
+    add_longform(longform_domain, seed=1)
+    assert path.read_bytes() == first
     recs = load_regions(longform_domain)
     assert len(recs) == len(json.loads((longform_domain / "reid_raw.json").read_text()))
     for r in recs:
@@ -243,3 +251,107 @@ def test_evaluate_protocols_and_long_queries(longform_domain, tmp_path, run_cli)
     assert long.returncode == 0, long.stderr
     # two long captions per image as two short ones: the same number of queries, other texts
     assert json.loads(long.stdout)["n_queries"] == short["n_queries"]
+
+
+def test_global_tower_embeds_like_the_runs_global_branch(longform_domain, tmp_path):
+    """tower='global': a GLAlign run's global heads (what a global-only run trained), as used to mine
+    Vietnamese pairs; only with a run, and only with cropped regions."""
+    import torch
+
+    from glalign.config import TrainConfig
+    from glalign.errors import GlalignError
+    from glalign.rsm import Embedder
+    from glalign.train import train
+
+    run = train(TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="vi", out=str(tmp_path / "r"),
+                                        epochs=1, batch_size=8, alpha=1.0, device="cpu"), progress=False)
+    glob, loc = Embedder(run, tower="global"), Embedder(run)
+    texts = ["Cô ấy mặc áo khoác đỏ.", "quần bò xanh"]
+    tok = glob.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        want = glob.model.encode_text(tok["input_ids"], tok["attention_mask"])
+    assert torch.allclose(glob.texts(texts), want, atol=1e-5)
+    assert not torch.allclose(glob.texts(texts), loc.texts(texts), atol=1e-3)  # the other branch's heads
+    crop = np.zeros((20, 10, 3), np.uint8)
+    assert glob.images([crop]).shape == loc.images([crop]).shape
+    with pytest.raises(GlalignError, match="region_mode 'crop'"):
+        glob.pooled([crop], np.ones((1, 5, glob.grid[0] * glob.grid[1])))
+    clip = _tiny_clip(tmp_path / "clip", texts)
+    with pytest.raises(GlalignError, match="a CLIP folder has one space only"):
+        Embedder(clip, tower="global")
+
+
+def test_local_protocol_with_short_queries_and_an_id_subset(longform_domain, tmp_path):
+    from glalign.data.regions import load_regions
+    from glalign.local_protocol import evaluate_local
+    from glalign.rsm import _units
+
+    texts = [c for e in json.loads((longform_domain / "reid_raw.json").read_text()) for c in e["captions"]]
+    model = _tiny_clip(tmp_path / "clip", texts)
+    test = [r for r in load_regions(longform_domain) if r.split == "test"]
+    units = _units(longform_domain, test, "vi", "short")
+    out = evaluate_local(longform_domain, model, "vi", queries="short", region_mode="pool")
+    assert out["queries"] == sum(u.truth in r.regions for r in test for u in units[r.file_path]) > 0
+    one = test[0].pid
+    sub = evaluate_local(longform_domain, model, "vi", queries="short", ids=[one])
+    assert sub["regions"] == sum(len(r.regions) for r in test if r.pid == one) < out["regions"]
+    from glalign.errors import GlalignError
+
+    with pytest.raises(GlalignError, match="choose short or long"):
+        evaluate_local(longform_domain, model, "vi", queries="medium")
+
+
+@pytest.fixture
+def micro_workspace(tmp_path, monkeypatch):
+    """A Workspace on a micro profile (6 identities per domain) whose 'SynthCLIP' is a tiny CLIP."""
+    from glalign import scenarios
+
+    monkeypatch.setitem(scenarios.PROFILES, "micro", {"A_ids": 6, "B_ids": 6, "train_profile": "tiny",
+                                                      "finetune_profile": "tiny-finetune", "seed": 0,
+                                                      "corpus_ids": 4})
+    ws = scenarios.Workspace("micro", tmp_path / "ws")
+    clip = _tiny_clip(tmp_path / "clip", ["a man in a red jacket", "black shoes", "a woman with long hair"])
+    monkeypatch.setattr(ws, "pretrained", lambda kind: clip if kind == "clip" else pytest.fail(kind))
+    return ws
+
+
+def test_workspace_longform_and_mined_pairs_are_cached(micro_workspace):
+    from glalign.data.regions import load_regions
+    from glalign.scenarios import RSM_SETTINGS
+
+    ws = micro_workspace
+    root = ws.longform("A")
+    stamp = (root / "regions.json").stat().st_mtime_ns
+    assert ws.longform("A") == root and (root / "regions.json").stat().st_mtime_ns == stamp
+    assert len(load_regions(root)) == len(json.loads((root / "reid_raw.json").read_text()))
+    pairs = ws.rsm_pairs("A", "en")
+    saved = json.loads(pairs.read_text())
+    assert saved["captions"] == "short" and saved["tower"] == "local" and saved["min_margin"] == RSM_SETTINGS["min_margin"]
+    train = {r.file_path for r in load_regions(root) if r.split == "train"}
+    assert saved["split"] == "train" and {p["file_path"] for p in saved["pairs"]} <= train  # what training reads
+    stamp = pairs.stat().st_mtime_ns
+    assert ws.rsm_pairs("A", "en").stat().st_mtime_ns == stamp  # same model, same settings: not mined again
+    pairs.write_text(json.dumps({**saved, "fingerprint": "another model"}))
+    ws.rsm_pairs("A", "en")
+    assert json.loads(pairs.read_text())["fingerprint"] == saved["fingerprint"]  # mined again
+
+
+def test_workspace_rsm_run_is_its_own_cached_run(micro_workspace):
+    ws = micro_workspace
+    rsm = ws.run(("A",), "en", 0.5, "rsm", init="scratch")
+    lexicon = ws.run(("A",), "en", 0.5, init="scratch")
+    assert rsm != lexicon and "rsm" in rsm.name
+    assert json.loads((rsm / "train_config.json").read_text())["data"]["local_supervision"] == "rsm"
+    assert json.loads((lexicon / "train_config.json").read_text())["data"]["local_supervision"] == "lexicon"
+    assert ws.run(("A",), "en", 0.5, "rsm", init="scratch") == rsm  # cached
+    pairs = ws.longform("A") / "rsm_pairs.en.short.json"
+    saved = json.loads(pairs.read_text())
+    assert len(saved["pairs"]) > 1
+    pairs.write_text(json.dumps({**saved, "pairs": saved["pairs"][1:]}))  # other pairs, same model and settings
+    assert ws.run(("A",), "en", 0.5, "rsm", init="scratch") != rsm  # a new run for the other pairs
+    with pytest.raises(ValueError, match="unknown local supervision"):
+        ws.run(("A",), "en", 0.5, "keywords")
+    sc = ws.evaluate("SE1", local_supervision="rsm", queries="long", init="scratch")
+    assert sc.n_queries > 0
+    local = ws.evaluate_local("SE1", local_supervision="rsm", queries="long", init="scratch")
+    assert 0 <= local["R1"] <= local["R10"] <= 100 and 0 <= local["grounding"] <= 100

@@ -12,7 +12,11 @@ domain, in the layout `glalign.data.regions` reads (regions.json beside reid_raw
 Both languages are written natively (Vietnamese nouns first, modifiers after), in one of
 several annotator styles. Noun phrases come from glalign.data.synth_captions (same vocabulary
 and phrase writers as the short captions); only the sentence frames are new here. Deterministic:
-each image's text depends on (seed, file_path) only."""
+each image's text depends on (seed, file_path) only.
+
+Completion is marked by ROOT/regions.synth.json (how regions.json was made: this writer's
+version, seed, caption count and the domain's synth.json parameters), written after
+regions.json; a call whose marker matches is a no-op, so callers may ensure it cheaply."""
 from __future__ import annotations
 
 import json
@@ -29,6 +33,8 @@ from glalign.io import write_json
 from glalign.parsing.masks import load_label_map, part_boxes
 
 LONG_STYLES = ("head_to_toe", "scene_first", "detailed")
+LONGFORM_VERSION = 1  # bump when the written text changes: cached regions.json files are rewritten
+MARKER = "regions.synth.json"
 MIN_WORDS, MAX_WORDS = 60, 150
 
 # Sentence frames: {P} pronoun, {p} lower-case pronoun, {poss} possessive, {x} the noun phrase.
@@ -177,13 +183,23 @@ def long_caption(person: Person, cond: Conditions, present: set[str], lang: str,
 
 def add_longform(root, seed: int = 0, n_captions: int = 2) -> Path:
     """Write ROOT/regions.json for a generated SynthPEDES domain (atomic, deterministic) and
-    return its path. Reads reid_raw.json, annotations.json, conditions.json and parsing/."""
+    return its path; a no-op when ROOT/regions.synth.json says it was made with these settings.
+    Reads reid_raw.json, annotations.json, conditions.json, synth.json and parsing/."""
     root = Path(root)
-    needed = [root / n for n in ("reid_raw.json", "annotations.json", "conditions.json")]
+    needed = [root / n for n in ("reid_raw.json", "annotations.json", "conditions.json", "synth.json")]
     missing = [p.name for p in needed if not p.exists()]
     if missing:
         raise GlalignError(f"{root} is not a generated SynthPEDES domain (no {', '.join(missing)}); "
                            "generate one with `glalign data synth`")
+    path, marker = root / "regions.json", root / MARKER
+    made = {"version": LONGFORM_VERSION, "seed": seed, "n_captions": n_captions,
+            "domain": json.loads(needed[3].read_text(encoding="utf-8"))["params"]}
+    try:
+        if path.exists() and json.loads(marker.read_text(encoding="utf-8")) == made:
+            return path
+    except (OSError, ValueError):  # no marker or a damaged one: write both again
+        pass
+    marker.unlink(missing_ok=True)  # regions.json is being replaced: never leave an old marker beside it
     entries = json.loads(needed[0].read_text(encoding="utf-8"))
     attributes = json.loads(needed[1].read_text(encoding="utf-8"))["attributes"]
     conditions = json.loads(needed[2].read_text(encoding="utf-8"))
@@ -201,6 +217,6 @@ def add_longform(root, seed: int = 0, n_captions: int = 2) -> Path:
         out.append({"file_path": rel, "id": e["id"], "split": e["split"],
                     "regions": [{"part": p, "box": list(boxes[p])} for p in PARTS if p in boxes],
                     "long_captions": caps})
-    path = root / "regions.json"
     write_json(path, out, indent=None)
+    write_json(marker, made)
     return path
