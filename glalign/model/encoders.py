@@ -101,8 +101,11 @@ def _load(cls, name: str, dropout: float | None = None, **kwargs):
         if dropout is not None:
             for key in DROPOUT_KEYS.get(own.model_type, ()):
                 setattr(own, key, dropout)
-        model, info = cls.from_pretrained(source, config=own, local_files_only=True, output_loading_info=True,
-                                          **kwargs)
+        from glalign.model.factory import quiet_transformers
+
+        with quiet_transformers():
+            model, info = cls.from_pretrained(source, config=own, local_files_only=True, output_loading_info=True,
+                                              **kwargs)
     except (OSError, ValueError) as exc:
         if Path(source).exists():
             raise GlalignError(f"{name}: not a {cls.__name__} checkpoint ({exc})") from None

@@ -156,14 +156,18 @@ def read_run_config(run: Path) -> GLAlignConfig:
 
 @contextlib.contextmanager
 def quiet_transformers():
-    """No 'Loading weights' / 'Writing model shards' bars from transformers for our own small files."""
+    """No 'Loading weights' / 'Writing model shards' bars from transformers for our own small files,
+    and no load report: one tower of a CLIP checkpoint always leaves the other's weights unused, and
+    weights a model lacks are refused by glalign itself (encoders._load), not logged."""
     from transformers.utils import logging as hf_logging
 
-    was = hf_logging.is_progress_bar_enabled()
+    was, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(level)
         if was:
             hf_logging.enable_progress_bar()
 

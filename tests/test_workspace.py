@@ -1,0 +1,78 @@
+"""The reproduce workspace fine-tunes from its own pretrained folders (the real loading path):
+English from SynthCLIP's two towers, Vietnamese from SynthCLIP's image tower and SynthPhoBERT;
+runs are cached by what the folders hold, not where they lie."""
+import json
+import shutil
+
+import pytest
+
+from glalign.scenarios import Workspace
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    return Workspace("tiny", tmp_path_factory.mktemp("ws") / "tiny")
+
+
+def test_run_configs_pair_the_pretrained_towers_as_the_paper(ws):
+    clip, phobert = str(ws.pretrained("clip")), str(ws.pretrained("phobert"))
+    en, vi = ws.run_config(("A",), "en", 0.5), ws.run_config(("A",), "vi", 0.5)
+    assert (en.model.image_encoder, en.model.text_encoder) == (clip, clip)
+    assert (vi.model.image_encoder, vi.model.text_encoder) == (clip, phobert)
+    assert en.profile == "tiny-finetune"
+    scratch = ws.run_config(("A",), "en", 0.5, init="scratch", seed=3)
+    assert (scratch.model.image_encoder, scratch.model.text_encoder, scratch.profile) == ("small", "small", "tiny")
+    assert scratch.optim.seed == 3
+    with pytest.raises(ValueError, match="init"):
+        ws.run_config(("A",), "en", 0.5, init="imagenet")
+
+
+def test_fine_tuned_run_starts_from_the_folders_and_is_cached_by_content(ws, tmp_path):
+    from transformers import CLIPModel
+
+    from glalign.model.factory import load_run
+
+    run = ws.run(("A",), "vi", 0.5)
+    saved = json.loads((run / "train_config.json").read_text())
+    flat = {k: v for group in ("model", "optim") for k, v in saved[group].items()}
+    assert flat["text_kind"] == "phobert" and flat["image_encoder"] == str(ws.pretrained("clip"))
+    model, tokenizer, _ = load_run(run)
+    assert model.config.text_config.model_type == "roberta"
+    assert tokenizer.mask_token is not None  # SynthPhoBERT's own tokenizer, not a new one
+    # the global image head starts from SynthCLIP's projection: fine-tuning moved it, but not far
+    clip = CLIPModel.from_pretrained(ws.pretrained("clip"))
+    start, end = clip.visual_projection.weight.detach(), model.image_proj.weight.detach()
+    assert start.shape == end.shape and (end - start).norm() < 0.5 * start.norm()
+    names = {ws.run_dir(("A",), "vi", 0.5, **kw)[1].name for kw in ({}, {"init": "scratch"}, {"seed": 1}, {"seed": 0})}
+    assert len(names) == 3 and run.name in names  # seed 0 is the profile's: the same run
+    assert ws.run_dir(("A",), "vi", 0.5, seed=1)[1].name.startswith("A-vi-a0.5-pretrained-seed1-")
+
+    moved = Workspace("tiny", tmp_path / "elsewhere")  # the same cache in another folder: nothing retrained
+    shutil.copytree(ws.root, moved.root)
+    again = moved.run(("A",), "vi", 0.5)
+    assert again.name == run.name
+    assert (again / "model.safetensors").stat().st_mtime == (run / "model.safetensors").stat().st_mtime
+
+
+def test_zero_shot_scores_with_the_pretrained_towers(ws):
+    r = ws.zero_shot("SE1")
+    assert r.n_queries > 0 and 0 <= r.metrics["R1"] <= 100
+
+
+def test_summary_shows_rq1_by_initialisation_and_seed_spread(tmp_path):
+    import pandas as pd
+
+    from glalign.summary import write_summary
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    rows = [{"scenario": sc, "init": init, "variant": v, "R1": r1, "paper_R1": 70.0}
+            for sc in ("SE1", "SV2") for init, r1 in (("zero-shot", 10.0), ("scratch", 40.0), ("pretrained", 60.0))
+            for v in ("full", "global-only", "local-only")]
+    pd.DataFrame(rows).to_csv(tables / "rq1_init.csv", index=False)
+    pd.DataFrame({"scenario": "SE1", "seed": [0, 1, 2], "R1": [60.0, 62.0, 64.0], "R5": 80.0, "R10": 90.0,
+                  "mAP": 55.0}).to_csv(tables / "seeds.csv", index=False)
+    text = write_summary(tmp_path, "tiny", {"03_train": 1.0}).read_text()
+    assert "| scenario | variant | zero-shot | scratch | pretrained | paper_R1 |" in text
+    assert "| SV2 | local-only | 10.00 | 40.00 | 60.00 | 70.00 |" in text
+    assert "R1 62.00 ± 2.00" in text
