@@ -109,7 +109,7 @@ def device_peak(device, override_tflops: float | None) -> float | None:
 def bench_train(args):
     """Training pairs/s, peak memory and model FLOP utilisation, crop vs pool vs global-only, on
     random data of the right shapes (one fixed batch: the input pipeline is not measured here;
-    `python -m glalign.data.image_cache` measures that)."""
+    `glalign bench pipeline` measures that)."""
     import resource
 
     from glalign.config import PROFILES, TrainConfig

@@ -162,12 +162,12 @@ def lexicon_part(phrases) -> str | None:
 
 
 # ------------------------------------------------------------------ embedders
-def _fingerprint(folder: Path) -> str:
+def model_fingerprint(folder) -> str:
     """sha1 of a model folder's config.json and weight files: mined pairs are cached by it, so
     a model retrained in the same folder means mining again."""
     import hashlib
 
-    digest = hashlib.sha1()
+    folder, digest = Path(folder), hashlib.sha1()
     for path in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -205,7 +205,7 @@ class Embedder:
         if tower == "global" and self.kind != "glalign":
             raise GlalignError(f"{self.source}: tower='global' picks a GLAlign run's global branch; a CLIP "
                                "folder has one space only (leave tower at 'local')")
-        self.fingerprint = _fingerprint(self.source)
+        self.fingerprint = model_fingerprint(self.source)
         if self.kind == "glalign":
             from glalign.model.factory import load_run, model_geometry
 

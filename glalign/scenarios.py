@@ -139,20 +139,22 @@ class Workspace:
         """Region-phrase pairs mined from the short captions of domain `name`'s train split (what
         --local-supervision rsm trains on), mined now unless the file beside the dataset was
         mined with the same model (by fingerprint) and settings."""
-        from glalign.rsm import mine
+        from glalign.rsm import Embedder, mine, model_fingerprint
 
         root = self.longform(name)
-        embedder = self.rsm_embedder(lang)
+        source, tower = self.rsm_model(lang)
         path = root / f"rsm_pairs.{lang}.short.json"
-        # the model by what it holds, not where it is (a moved workspace mines nothing again)
-        want = {"fingerprint": embedder.fingerprint, "tower": embedder.tower, "split": "train", **RSM_SETTINGS}
+        # the model by what it holds, not where it is (a moved workspace mines nothing again); it
+        # is loaded only to mine
+        want = {"fingerprint": model_fingerprint(source), "tower": tower, "split": "train", **RSM_SETTINGS}
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
             if {k: saved.get(k) for k in want} == want:
                 return path
         except (OSError, ValueError):  # none yet, or damaged: mine again
             pass
-        mine(root, embedder, lang, "short", split="train", progress=self.progress, **RSM_SETTINGS)  # what training reads
+        mine(root, Embedder(source, tower=tower), lang, "short", split="train", progress=self.progress,
+             **RSM_SETTINGS)  # what training reads
         return path
 
     # ---------------------------------------------------------- runs
@@ -181,6 +183,8 @@ class Workspace:
         """(TrainConfig, run folder) of a run, named by everything that determines it: pretrained
         folders by their fingerprint (the cache survives moving the workspace), datasets and mined
         pairs by their content."""
+        from glalign.pretrain.common import read_pretrain_config
+
         if local_supervision not in LOCAL_SUPERVISION:
             raise ValueError(f"unknown local supervision {local_supervision!r}")
         cfg = self.run_config(domains, lang, alpha, init, seed)
@@ -188,7 +192,7 @@ class Workspace:
         settings = {k: v for k, v in cfg.flat().items() if k != "data"}
         for tower in ("image_encoder", "text_encoder"):  # a folder by what it holds, wherever the workspace is
             if settings[tower] != "small":
-                settings[tower] = json.loads((Path(settings[tower]) / "pretrain_config.json").read_text())["fingerprint"]
+                settings[tower] = read_pretrain_config(Path(settings[tower]))["fingerprint"]
         key = json.dumps({"profile": cfg.profile, **settings}, sort_keys=True)
         key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
         if local_supervision == "rsm":  # other mined pairs mean a new run

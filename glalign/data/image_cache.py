@@ -6,7 +6,7 @@ dataset, image size and mask scheme:
 
     ROOT/.glalign-cache/images-<size>-<scheme>-<fingerprint>/
         images.npy (N, 3, S, S) uint8   labels.npy (N, S, S) uint8   present.npy (N, 5) bool
-        index.json  {"keys": [image path, ...], "fingerprint": ...}
+        index.json  {"keys": [image path, ...], "size": S, "scheme": ...}
 
 read through the page cache, which every process and worker shares. The fingerprint covers the
 image and mask paths with their sizes and modification times, so an edited dataset gets a new
