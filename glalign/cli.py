@@ -37,7 +37,8 @@ def cmd_data_synth(args) -> int:
     from glalign.data.synth import generate_domain
 
     stats = generate_domain(args.out, domain=args.domain, n_ids=args.ids, seed=args.seed,
-                            height=args.height, width=args.width, progress=not args.quiet)
+                            height=args.height, width=args.width, progress=not args.quiet,
+                            test_ids=args.test_ids)
     print(json.dumps(stats, ensure_ascii=False))
     return 0
 
@@ -117,7 +118,7 @@ def cmd_evaluate(args) -> int:
     result = evaluate_run(args.run, args.data, split=args.split, alpha=args.alpha, fmt=args.format,
                           lang=args.lang, per_query_out=args.per_query, device=args.device,
                           image_encoder=args.image_encoder, text_encoder=args.text_encoder, masks=args.masks,
-                          queries=args.queries or "short")
+                          queries=args.queries or "short", fusion=args.fusion)
     metrics = {k: result.metrics[k] for k in ("R1", "R5", "R10", "mAP", "mINP")}
     metrics["n_queries"] = result.n_queries
     from glalign.distributed import is_main
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--domain", required=True, choices=("A", "B"),
                    help="A: CUHK-PEDES-like, English native; B: 3000VnPerson-like, Vietnamese native")
     s.add_argument("--ids", type=_positive_int, default=None, help="number of identities")
+    s.add_argument("--test-ids", type=_positive_int, default=None,
+                   help="at least this many test identities (default: the domain's proportion)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--height", type=_positive_int, default=128)
     s.add_argument("--width", type=_positive_int, default=64)
@@ -342,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test")
     ev.add_argument("--lang", choices=("en", "vi"), help="caption language (default: the run's)")
     ev.add_argument("--alpha", type=_unit_float, help="fusion weight (default: the run's)")
+    ev.add_argument("--fusion", choices=("raw", "zscore"), default="raw",
+                    help="raw: the paper's alpha*global + (1-alpha)*local; zscore: each score standardised over "
+                         "the gallery per query first (the global cosine spreads wider than the local one)")
     ev.add_argument("--per-query", help="write per-query results (CSV) here")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")

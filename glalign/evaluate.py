@@ -57,11 +57,7 @@ class EvalResult:
         if self.global_sim is None:
             raise GlalignError("this evaluation ran in chunks (large gallery) and kept no similarity matrix; "
                                "evaluate again with the alpha you want")
-        if fusion == "raw":
-            return mix(alpha, self.global_sim, self.local_sim)
-        if fusion == "zscore":
-            return mix(alpha, standardise_rows(self.global_sim), standardise_rows(self.local_sim))
-        raise ValueError(f"fusion must be raw or zscore, not {fusion!r}")
+        return combine(alpha, self.global_sim, self.local_sim, fusion)
 
 
 @torch.no_grad()
@@ -149,13 +145,26 @@ def mix(alpha: float, global_score, local_score):
     return alpha * global_score + (1 - alpha) * local_score
 
 
+FUSIONS = ("raw", "zscore")
+
+
+def combine(alpha: float, global_sim: np.ndarray, local_sim: np.ndarray, fusion: str = "raw") -> np.ndarray:
+    """Rows of queries' fused scores: the paper's raw mix, or (zscore) the mix of each score
+    standardised over the gallery per query."""
+    if fusion not in FUSIONS:
+        raise GlalignError(f"unknown fusion {fusion!r}; choose raw (the paper's) or zscore")
+    if fusion == "zscore":
+        global_sim, local_sim = standardise_rows(global_sim), standardise_rows(local_sim)
+    return mix(alpha, global_sim, local_sim)
+
+
 def fuse(q: QueryEmbeddings, g: GalleryEmbeddings, alpha: float) -> torch.Tensor:
     return mix(alpha, q.global_ @ g.global_.t(), local_similarity(q, g))
 
 
 def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
-             cache_dir=None, progress: bool = True) -> EvalResult:
-    """Rank every caption of `records` against their unique images."""
+             cache_dir=None, progress: bool = True, fusion: str = "raw") -> EvalResult:
+    """Rank every caption of `records` against their unique images (scores fused by `combine`)."""
     from glalign.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
     from glalign.model.factory import image_store_for, text_view_for
@@ -163,6 +172,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     if not records:
         raise GlalignError("nothing to evaluate: the selected split has no entries")
     alpha = cfg.alpha if alpha is None else alpha
+    combine(alpha, np.zeros((1, 1)), np.zeros((1, 1)), fusion)  # an unknown fusion fails before any encoding
     store = image_store_for(model)
     gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
                                                               progress=progress))
@@ -178,11 +188,14 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
         gsim = (queries.global_ @ gallery.global_.t()).numpy()
         lsim = local_similarity(queries, gallery).numpy()
-        rows = lambda sl: mix(alpha, gsim[sl], lsim[sl])  # noqa: E731
+        rows = lambda sl: combine(alpha, gsim[sl], lsim[sl], fusion)  # noqa: E731
     else:  # a large gallery: one chunk of queries at a time, only the top-k kept
         gsim = lsim = None
-        rows = lambda sl: fuse(QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl]),  # noqa: E731
-                               gallery, alpha).numpy()
+
+        def rows(sl):
+            q = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
+            return combine(alpha, (q.global_ @ gallery.global_.t()).numpy(), local_similarity(q, gallery).numpy(),
+                           fusion)
     acc = RankAccumulator(g_pids)
     firsts, tops, scores = [], [], []
     for start in range(0, len(captions), EVAL_CHUNK):
@@ -225,7 +238,7 @@ def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=
 def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
                  lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
                  device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None,
-                 masks: str = "parsing", queries: str = "short") -> EvalResult:
+                 masks: str = "parsing", queries: str = "short", fusion: str = "raw") -> EvalResult:
     """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning.
     queries: the dataset's captions (short), or the long-form captions of regions.json (long)."""
     from glalign.io import write_csv
@@ -258,7 +271,7 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     elif queries != "short":
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
     result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
-                      progress=progress)
+                      progress=progress, fusion=fusion)
     if per_query_out and distributed.is_main():
         write_csv(Path(per_query_out), result.per_query)
     return result

@@ -30,16 +30,23 @@ def _label(record) -> np.ndarray:
     return stripes_label_map(*img.shape[:2])
 
 
-def examples_figure(records, n: int = 8, title: str = ""):
-    """The paper's Fig. 2: images over their part label maps."""
-    records = records[:n]
-    fig, axes = plt.subplots(2, len(records), figsize=(1.3 * len(records), 5.2), squeeze=False)
-    for i, r in enumerate(records):
+def examples_figure(records, n: int = 8, title: str = "", estimated=None):
+    """The paper's Fig. 2: images over their part label maps. `estimated`: the same images'
+    records with a parser's masks, drawn in a third row under the ground truth."""
+    rows = [records[:n]] + ([estimated[:n]] if estimated is not None else [])
+    fig, axes = plt.subplots(1 + len(rows), len(rows[0]), figsize=(1.3 * len(rows[0]), 2.6 * (1 + len(rows))),
+                             squeeze=False)
+    for i, r in enumerate(rows[0]):
         axes[0, i].imshow(_load(r.image))
-        axes[1, i].imshow(PART_COLOURS[_label(r)])
+        for row, recs in enumerate(rows, start=1):
+            axes[row, i].imshow(PART_COLOURS[_label(recs[i])])
         axes[0, i].set_title(f"id {r.pid}", fontsize=8)
         for ax in axes[:, i]:
             ax.axis("off")
+    if estimated is not None:
+        for row, name in ((1, "ground truth"), (2, "estimated")):
+            axes[row, 0].text(-0.1, 0.5, name, transform=axes[row, 0].transAxes, rotation=90, va="center",
+                              ha="right", fontsize=9)
     handles = [plt.Rectangle((0, 0), 1, 1, color=PART_COLOURS[i + 1] / 255) for i in range(len(PARTS))]
     fig.legend(handles, PARTS, loc="lower center", ncol=5, fontsize=8, frameon=False)
     if title:

@@ -445,7 +445,7 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
                if u.lexicon in r.regions] if baseline else []  # a part the image has no region for is no pair
     summary = {"lang": lang, "captions": captions, "unit": UNIT[captions], "model": str(embedder.source),
                "fingerprint": embedder.fingerprint, "tower": embedder.tower, "region_mode": region_mode,
-               "min_margin": min_margin, "per_region": per_region,
+               "min_margin": min_margin, "per_region": per_region, "masks": masks,
                "split": split, "images": len(records), "units": sum(map(len, units.values())), "pairs": len(pairs),
                "seconds": round(seconds, 3), "seconds_per_1000_images": round(1000 * seconds / len(records), 2)}
     if truth:

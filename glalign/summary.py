@@ -37,6 +37,16 @@ def write_summary(results: Path, profile: str, timings: dict) -> Path:
         parts += ["## RQ1 and the ablation (Table 11): Rank-1 by initialisation", "", _md(wide), ""]
     elif (tables / "ablation.csv").exists():
         parts += ["## Ablation (Table 11)", "", _md(pd.read_csv(tables / "ablation.csv")), ""]
+    if (tables / "ablation.csv").exists():
+        ab = pd.read_csv(tables / "ablation.csv")
+        masks = ab[(ab.scenario == "SE1") & ab.variant.isin(["full", "oracle-masks"])]
+        if (masks.variant == "oracle-masks").any():
+            masks = masks.assign(masks=masks.variant.map({"full": "estimated (SynthParser)", "oracle-masks": "oracle"}))
+            parts += ["## Part masks: estimated vs oracle (SE1, full model)", "",
+                      _md(masks[["masks", "R1", "R5", "R10", "mAP"]]), ""]
+    if (tables / "parser_iou.csv").exists():
+        iou = pd.read_csv(tables / "parser_iou.csv").pivot(index="part", columns="domain", values="iou").reset_index()
+        parts += ["## SynthParser: per-part IoU against the generator's masks", "", _md(iou, ".3f"), ""]
     if (tables / "alpha_trained.csv").exists():
         parts += ["## Fusion weight α, trained", "", _md(pd.read_csv(tables / "alpha_trained.csv")), ""]
     if (tables / "alpha_sweep.csv").exists():

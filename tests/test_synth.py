@@ -71,7 +71,8 @@ def test_ground_truth_mentions_name_parts(synth_a):
     first = next(iter(ann.values()))
     for lang in ("en", "vi"):
         assert len(first[lang]) == 2
-        assert all(m["part"] in ("HEAD", "UPPERBODY", "LOWERBODY", "SHOES", "OTHERS") for m in first[lang][0])
+        # None: a pose, view or setting phrase that names no part
+        assert all(m["part"] in ("HEAD", "UPPERBODY", "LOWERBODY", "SHOES", "OTHERS", None) for m in first[lang][0])
 
 
 def test_cli_synth(run_cli, tmp_path):
@@ -80,3 +81,10 @@ def test_cli_synth(run_cli, tmp_path):
     assert json.loads(res.stdout)["ids"] == 5
     res = run_cli("data", "synth", "--out", tmp_path / "y", "--domain", "A", "--ids", "2")
     assert res.returncode == 2 and "too few" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_test_ids_sets_the_size_of_the_test_split(tmp_path):
+    summary = generate_domain(tmp_path / "B", "B", n_ids=12, seed=1, test_ids=8, progress=False)
+    assert 8 <= summary["test_ids"] <= 10 and summary["train_ids"] == 12 - summary["test_ids"]
+    with pytest.raises(GlalignError, match="test-ids"):
+        generate_domain(tmp_path / "B2", "B", n_ids=12, test_ids=11, progress=False)

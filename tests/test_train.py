@@ -156,7 +156,7 @@ def test_zscore_fusion_standardises_each_query(tiny_run, synth_a):
     # alpha = 1 ranks by the global score alone whichever fusion: the same order
     assert (np.argsort(-res.fused(1.0, "zscore"), 1, kind="stable") ==
             np.argsort(-res.fused(1.0), 1, kind="stable")).all()
-    with pytest.raises(ValueError, match="raw or zscore"):
+    with pytest.raises(GlalignError, match="raw .*zscore"):
         res.fused(0.5, "max")
 
 
@@ -176,3 +176,21 @@ def test_run_is_a_transformers_model(tiny_run, tmp_path):
     a, b = model.state_dict(), again.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert glalign.model.GLAlignModel is GLAlignModel
+
+
+def test_zscore_fusion_standardises_each_score_per_query_on_both_paths(tiny_run, synth_a, monkeypatch, run_cli):
+    """The option beside the paper's raw mix: each similarity to mean 0 / std 1 over the gallery
+    per query, so alpha weighs two scores of different spreads equally; chunked = whole matrix."""
+    import glalign.evaluate as ev
+    from glalign.metrics import rank_metrics
+
+    res = ev.evaluate_run(tiny_run, synth_a, progress=False, alpha=0.3, fusion="zscore")
+    z = lambda m: (m - m.mean(1, keepdims=True)) / m.std(1, keepdims=True)  # noqa: E731
+    want = 0.3 * z(res.global_sim) + 0.7 * z(res.local_sim)
+    assert res.fused(0.3, "zscore") == pytest.approx(want, abs=1e-5)
+    assert res.metrics["R1"] == rank_metrics(want, res.query_pids, res.gallery_pids)["R1"]
+    monkeypatch.setattr(ev, "FULL_MATRIX_LIMIT", 0)
+    chunked = ev.evaluate_run(tiny_run, synth_a, progress=False, alpha=0.3, fusion="zscore")
+    assert [chunked.metrics[k] for k in ("R1", "R5", "mAP")] == pytest.approx([res.metrics[k] for k in ("R1", "R5", "mAP")])
+    bad = run_cli("evaluate", "--run", tiny_run, "--data", synth_a, "--fusion", "softmax")
+    assert bad.returncode == 2 and "zscore" in bad.stderr

@@ -76,3 +76,23 @@ def test_summary_shows_rq1_by_initialisation_and_seed_spread(tmp_path):
     assert "| scenario | variant | zero-shot | scratch | pretrained | paper_R1 |" in text
     assert "| SV2 | local-only | 10.00 | 40.00 | 60.00 | 70.00 |" in text
     assert "R1 62.00 ± 2.00" in text
+
+
+def test_runs_train_and_test_on_synthparser_masks_with_an_oracle_variant(ws):
+    from glalign.data.records import load_dataset
+
+    cfg = ws.run_config(("A",), "en", 0.5)
+    folder = cfg.data.masks
+    assert folder.startswith("parsing-synthparser-")  # the parser's fingerprint names the folder
+    root = ws.domain("A")
+    records = load_dataset(root, check_images=False, masks=folder).records
+    assert records and all(r.mask is not None and r.mask.parent.parent.name == folder for r in records)
+    assert ws.run_config(("A",), "en", 0.5, masks="oracle").data.masks == "parsing"
+    est, oracle = (ws.run_dir(("A",), "en", 0.5, masks=m)[1].name for m in ("estimated", "oracle"))
+    assert est != oracle and "-oracle-" in oracle and "-oracle-" not in est
+    with pytest.raises(ValueError, match="masks"):
+        ws.masks("A", "perfect")
+    iou = ws.parser_iou()
+    assert set(iou.domain) == {"A", "B"} and list(iou.columns) == ["domain", "part", "iou"]
+    parts = iou[iou.part != "mean"].iou.dropna()
+    assert parts.between(0, 1).all() and parts.lt(1).any()  # estimates, not a copy of the ground truth

@@ -28,7 +28,7 @@ from glalign.data.synth_captions import STYLES, mentions_for, translate, write_e
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
 from glalign.errors import GlalignError
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 DOMAINS = {
     # A mirrors CUHK-PEDES (English native, Vietnamese translated): 11,003 + 1,000 of 12,003 ids in
     # proportion (at least a quarter of small domains, up to 100 ids, go to test so a gallery exists).
@@ -51,11 +51,13 @@ def _png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _split_families(families: list[list[int]], domain: str, rng) -> dict[int, str]:
-    """Identity-disjoint split that keeps each family on one side, so look-alikes meet in test."""
+def _split_families(families: list[list[int]], domain: str, rng, n_test: int | None = None) -> dict[int, str]:
+    """Identity-disjoint split that keeps each family on one side, so look-alikes meet in test.
+    `n_test` (at least that many test identities) overrides the domain's test fraction."""
     spec = DOMAINS[domain]
     n = sum(len(f) for f in families)
-    n_test = max(round(n * spec["test_fraction"]), min(spec["min_test"], n // 4), 1)
+    if n_test is None:
+        n_test = max(round(n * spec["test_fraction"]), min(spec["min_test"], n // 4), 1)
     order = rng.permutation(len(families))
     split, count = {}, 0
     for idx in order:
@@ -68,19 +70,26 @@ def _split_families(families: list[list[int]], domain: str, rng) -> dict[int, st
 
 
 def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int = 0, height: int = 128,
-                    width: int = 64, progress: bool = True) -> dict:
+                    width: int = 64, progress: bool = True, test_ids: int | None = None) -> dict:
     """Write one SynthPEDES domain to `out` and return its summary. Re-running with the same
-    arguments on an existing folder is a no-op; other arguments on a non-empty folder are an error."""
+    arguments on an existing folder is a no-op; other arguments on a non-empty folder are an error.
+    `test_ids`: at least this many test identities instead of the domain's proportion (a gallery
+    sized for the protocol, e.g. SV2's 100 of 500 identities, without a training set to match)."""
     if domain not in DOMAINS:
         raise GlalignError(f"unknown SynthPEDES domain {domain!r}; choose A or B (P is the pretraining corpus)")
     spec = DOMAINS[domain]
     n_ids = n_ids or spec["default_ids"]
     if n_ids < 4:
         raise GlalignError(f"--ids {n_ids} is too few: a domain needs at least 4 identities (train and test)")
+    if test_ids is not None and not 1 <= test_ids <= n_ids - 3:
+        raise GlalignError(f"--test-ids {test_ids}: choose 1 to {n_ids - 3} of the {n_ids} identities, leaving some "
+                           "for training")
     out = Path(out)
     meta = {"generator": "SynthPEDES", "version": GENERATOR_VERSION, "domain": domain, "ids": n_ids,
             "seed": seed, "height": height, "width": width, "native_language": spec["native"],
             "translated_language": spec["translated"]}
+    if test_ids is not None:
+        meta["test_ids"] = test_ids
     if out.exists() and any(out.iterdir()):
         existing = out / "synth.json"
         if existing.exists() and json.loads(existing.read_text())["params"] == meta:
@@ -114,7 +123,7 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
             if spec.get("families", True) else 1
         families.append(list(range(pid, pid + size)))
         pid += size
-    split_of = _split_families(families, domain, root_rng)
+    split_of = _split_families(families, domain, root_rng, meta.get("test_ids"))
 
     native, other = spec["native"], spec["translated"]
     writer = {"en": write_en, "vi": write_vi}[native]

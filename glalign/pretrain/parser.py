@@ -221,20 +221,3 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
             "corpus": str(corpus), "corpus_fingerprint": corpus_fp, **summary})
     return out
 
-
-def evaluate_parser(parser, domains: dict, work, device: str = "auto", progress: bool = True):
-    """Parse each domain {name: SynthPEDES root} with `parser` into work/<name> and score the masks
-    against the generator's ground truth (ROOT/parsing): DataFrame(domain, part, iou), the table
-    results/<profile>/tables/parser_iou.csv holds."""
-    import pandas as pd
-
-    from glalign.data.records import load_dataset
-    from glalign.parsing.segformer import parse_dataset, parser_iou
-
-    frames = []
-    for name, root in domains.items():
-        pred = Path(work) / str(name)
-        parse_dataset(root, str(parser), out=pred, device=device, progress=progress)
-        ds = load_dataset(root, check_images=False)
-        frames.append(parser_iou(pred, Path(root) / "parsing", ds.records, domain=str(name)))
-    return pd.concat(frames, ignore_index=True)
