@@ -2,7 +2,9 @@
 
 Per part: total = phrases that truly describe the part (SynthPEDES records which attribute each
 caption mentions); matched = those the mapping assigns to that part (coverage = matched / total);
-predicted = phrases the mapping assigns to the part; precision = correct / predicted."""
+predicted = phrases the mapping assigns to the part; precision = correct / predicted.
+Phrases that name no part (pose, view, setting: ground-truth part None) never count towards
+coverage, but one the lexicon maps to a part ('seen from the back') is a wrong prediction."""
 from __future__ import annotations
 
 import json
@@ -38,7 +40,7 @@ def coverage_table(root, lang: str, mode: str, split: str | None = None) -> tupl
         for ci, _ in enumerate(r.captions):
             phrases = extracted[i]
             i += 1
-            gt = truth[r.file_path][lang][ci]
+            gt = [m for m in truth[r.file_path][lang][ci] if m["part"] is not None]
             for m in gt:
                 stats[m["part"]]["total_nps"] += 1
                 if any(p.part == m["part"] and _contains(p.text, m["noun"]) for p in phrases):
