@@ -19,18 +19,20 @@ PROFILES = {
     "tiny": dict(image_size=48, patch_size=8, vision_hidden=64, vision_layers=2, text_hidden=64, text_layers=2,
                  heads=2, embed_dim=64, max_length=48, vocab_size=600, epochs=2, batch_size=32, lr=1e-3,
                  weight_decay=0.01, warmup_fraction=0.1, dropout=0.0),
-    # Small models from scratch on the CPU (the embedded default): AdamW at 5e-4 with warmup and
-    # cosine decay trains these from random weights; the paper's 5e-6 is for fine-tuning CLIP.
-    # Sized so the whole scenario grid trains in minutes on 2 CPU cores (bench: `glalign bench train`).
+    # Small models from scratch on the CPU (the embedded default's "scratch" runs): AdamW at 1e-3
+    # with warmup and cosine decay trains these from random weights; the paper's 5e-6 is for
+    # fine-tuning CLIP. 3 epochs: reproduce trains ~20 runs within its 25-minute budget on 2 CPU
+    # cores (bench: `glalign bench train`); `--epochs` trains longer.
     "synthpedes": dict(image_size=64, patch_size=8, vision_hidden=96, vision_layers=3, text_hidden=96,
-                       text_layers=2, heads=4, embed_dim=96, max_length=64, vocab_size=1500, epochs=6,
+                       text_layers=2, heads=4, embed_dim=96, max_length=64, vocab_size=1500, epochs=3,
                        batch_size=64, lr=1e-3, weight_decay=0.05, warmup_fraction=0.1, dropout=0.1),
     # The paper's fine-tuning regime (Section 4.1.2: batch 32, AdamW wd 0.01, dropout 0.1, no warmup)
     # for the embedded default's pretrained folders (SynthCLIP, SynthPhoBERT; give them with
     # --image-encoder/--text-encoder). Two changes for small models and a small dataset: the paper
-    # fine-tunes CLIP at 1/100 of its pretraining rate for ~42k steps; here ~300 steps (4 epochs of
-    # 2,400 pairs, the CPU budget) at 1/10 of SynthCLIP's 1e-3, so the new local heads can move.
-    "synthpedes-finetune": dict(max_length=64, epochs=4, batch_size=32, lr=1e-4, weight_decay=0.01,
+    # fine-tunes CLIP at 1/100 of its pretraining rate for ~42k steps; here ~150 steps (2 epochs of
+    # 2,400 pairs: reproduce fine-tunes ~20 runs within its 25-minute CPU budget) at 1/10 of
+    # SynthCLIP's 1e-3, so the new local heads can move.
+    "synthpedes-finetune": dict(max_length=64, epochs=2, batch_size=32, lr=1e-4, weight_decay=0.01,
                                 warmup_fraction=0.0, dropout=0.1),
     "tiny-finetune": dict(max_length=32, epochs=2, batch_size=16, lr=1e-3, weight_decay=0.01, warmup_fraction=0.0,
                           dropout=0.0),

@@ -100,9 +100,10 @@ class Workspace:
 
     # ---------------------------------------------------------- pretrained encoders
     def pretrained(self, kind: str) -> Path:
-        """SynthCLIP ("clip") or SynthPhoBERT ("phobert"): the embedded default's pretrained
-        transformers, pretrained now on the corpus (SynthPEDES domain P) if the cache lacks them.
-        They are folders read exactly as openai/clip-vit-base-patch32 / vinai/phobert-base are."""
+        """SynthCLIP ("clip"), SynthPhoBERT ("phobert") or SynthParser ("parser"): the embedded
+        default's pretrained transformers, pretrained now on the corpus (SynthPEDES domain P) if the
+        cache lacks them. They are folders read exactly as openai/clip-vit-base-patch32 /
+        vinai/phobert-base / a clothes-parsing SegFormer are."""
         root, corpus = self.root / "pretrained", self.corpus()
         if kind == "clip":
             from glalign.pretrain.clip import ClipPretrainConfig, pretrain_clip
@@ -114,6 +115,8 @@ class Workspace:
 
             cfg = MlmPretrainConfig(**self.settings.get("mlm_pretrain", {}))
             return pretrain_mlm(root / "synthphobert", corpus=corpus, cfg=cfg, progress=self.progress, overwrite=True)
+        if kind == "parser":
+            return self.parser()
         raise ValueError(f"unknown pretrained kind {kind!r}")
 
     def corpus(self) -> Path:
@@ -295,10 +298,10 @@ class Workspace:
         return paths
 
     def pretrain_all(self, workers: int | None = None) -> None:
-        """SynthCLIP, SynthPhoBERT and SynthParser, pretrained side by side if the cache lacks them."""
+        """SynthCLIP, SynthPhoBERT and SynthParser, pretrained side by side (two processes) if the
+        cache lacks them."""
         self.corpus()
-        self._in_workers("pretrained", [{"kind": "clip"}, {"kind": "phobert"}], workers)
-        self.parser()
+        self._in_workers("pretrained", [{"kind": "clip"}, {"kind": "phobert"}, {"kind": "parser"}], workers)
 
     def _in_workers(self, method: str, calls: list[dict], workers: int | None) -> None:
         import multiprocessing

@@ -22,9 +22,9 @@ from glalign.pretrain import common
 
 @dataclass
 class ClipPretrainConfig:
-    """Sized so ~2,000 corpus identities (~11k pairs) pretrain in about 3.5 minutes on 2 CPU cores;
-    held-out R1 levels off after ~7 epochs (history.csv)."""
-    epochs: int = 10
+    """Sized so ~2,000 corpus identities (~11k pairs) pretrain in a few minutes on 2 CPU cores;
+    held-out R1 levels off after ~7 epochs (history.csv of a 10-epoch run: 77.5 at 7, 79.9 at 10)."""
+    epochs: int = 7
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.1
