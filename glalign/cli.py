@@ -311,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=_positive_int)
     tr.add_argument("--batch-size", type=_positive_int)
     tr.add_argument("--lr", type=float)
+    tr.add_argument("--head-lr-scale", type=float,
+                    help="projection heads and logit scale learn at lr x this, the towers at lr (fine-tuning)")
     tr.add_argument("--alpha", type=_unit_float)
     tr.add_argument("--region-mode", choices=("crop", "pool"))
     tr.add_argument("--text-encoder", help="clip | gpt2 | phobert | a local model folder")

@@ -119,8 +119,13 @@ def _check_same_settings(cfg: TrainConfig, ckpt: Path) -> None:
                            "trained with one set of settings: resume with the original ones, or train a new run")
 
 
+TOWERS = ("vision", "text")  # GLAlignModel's pretrained encoders; the rest are heads and the logit scale
+
+
 def make_optimizer(model, cfg: TrainConfig, steps_per_epoch: int):
-    """AdamW (no decay on biases, norms and the logit scale), linear warmup then cosine decay."""
+    """AdamW (no decay on biases, norms and the logit scale), linear warmup then cosine decay. The
+    heads learn at head_lr_scale x lr: fine-tuning moves pretrained towers gently, while a head
+    that starts at random (PhoBERT has no projection into CLIP's space) must move far."""
     o = cfg.optim
     total_steps = steps_per_epoch * o.epochs
     warmup = int(o.warmup_fraction * total_steps)
@@ -130,10 +135,12 @@ def make_optimizer(model, cfg: TrainConfig, steps_per_epoch: int):
             return (step + 1) / warmup
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=o.lr)
+    groups = {}  # (in a tower, decayed) -> parameters
+    for name, p in model.named_parameters():
+        groups.setdefault((name.split(".")[0] in TOWERS, p.ndim >= 2), []).append(p)
+    opt = torch.optim.AdamW([{"params": params, "weight_decay": o.weight_decay if decayed else 0.0,
+                              "lr": o.lr if tower else o.lr * o.head_lr_scale}
+                             for (tower, decayed), params in sorted(groups.items())], lr=o.lr)
     return opt, lr_lambda
 
 
@@ -270,7 +277,7 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
         seconds = time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "loss": sums["loss"] / max(n_batches, 1),
                         "global_loss": sums["global"] / max(n_batches, 1),
-                        "local_loss": sums["local"] / max(n_batches, 1), "lr": opt.param_groups[0]["lr"],
+                        "local_loss": sums["local"] / max(n_batches, 1), "lr": opt.param_groups[-1]["lr"],  # the towers'
                         "logit_scale": float(model.scale().detach()), "pairs_per_s": n_pairs / max(seconds, 1e-9),
                         "seconds": seconds})
         if main:

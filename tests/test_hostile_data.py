@@ -174,18 +174,18 @@ def test_cli_text_phrases_missing_and_non_utf8(run_cli, tmp_path):
     assert "caps.txt: line 2 is not UTF-8 text" in res.stderr
 
 
-@pytest.mark.parametrize("damage", ["{\"truncated", "[1, 2]", json.dumps({"k": [["coat", "coat", "SLEEVE"]]}),
+@pytest.mark.parametrize("damage", ["{\"truncated", "[1, 2]", json.dumps({"k": [["coat", "coat", 7]]}),
                                     json.dumps({"k": "not a list"})])
 def test_corrupt_np_cache_is_rebuilt(tmp_path, monkeypatch, damage):
     from glalign.text import phrases
 
     calls = []
 
-    def fake_extract(texts, lang, mode="extended"):
+    def fake_parse(texts, lang):
         calls.append(list(texts))
-        return [[phrases.Phrase(t, t.split()[-1], "UPPERBODY")] for t in texts]
+        return [[(t, t.split()[-1], t.split()[-1])] for t in texts]
 
-    monkeypatch.setattr(phrases, "extract", fake_extract)
+    monkeypatch.setattr(phrases, "noun_phrases", fake_parse)
     texts = ["a red coat", "a blue coat"]
     fresh = phrases.cached_extract(texts, "en", "extended", tmp_path)
     path = next(tmp_path.glob("phrases-*.json"))

@@ -59,19 +59,23 @@ def test_kinh_is_head_and_paper_lists_are_verbatim():
     assert part_of("logo", None, "en", "extended") is None
 
 
-def test_cache_reuses_results(tmp_path, monkeypatch):
+def test_cache_reuses_results_and_one_parse_serves_both_modes(tmp_path, monkeypatch):
     calls = []
-    real = ph.extract
+    real = ph.noun_phrases
 
-    def counting(texts, lang, mode="extended"):
+    def counting(texts, lang):
         calls.append(list(texts))
-        return real(texts, lang, mode)
-    monkeypatch.setattr(ph, "extract", counting)
+        return real(texts, lang)
+    monkeypatch.setattr(ph, "noun_phrases", counting)
     first = ph.cached_extract(["a man in red shoes", "a girl with a bag"], "en", "extended", tmp_path)
     second = ph.cached_extract(["a girl with a bag", "a man in red shoes", "blue jeans"], "en", "extended", tmp_path)
     assert calls == [["a girl with a bag", "a man in red shoes"], ["blue jeans"]]
     assert second[1] == first[0]
-    assert list(tmp_path.glob(f"phrases-{ph.EXTRACTOR_VERSION}-en-extended.json"))
+    paper = ph.cached_extract(["a man in red shoes", "blue jeans"], "en", "paper", tmp_path)
+    assert len(calls) == 2  # the paper lexicon maps the cached parse: nothing parsed again
+    assert paper == ph.extract(["a man in red shoes", "blue jeans"], "en", "paper")
+    assert [p.part for p in second[2]] == ["LOWERBODY"]
+    assert [path.name for path in tmp_path.glob("phrases-*.json")] == [f"phrases-{ph.EXTRACTOR_VERSION}-en.json"]
 
 
 def test_cli_phrases_stdin_and_file(run_cli, tmp_path):

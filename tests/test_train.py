@@ -194,3 +194,20 @@ def test_zscore_fusion_standardises_each_score_per_query_on_both_paths(tiny_run,
     assert [chunked.metrics[k] for k in ("R1", "R5", "mAP")] == pytest.approx([res.metrics[k] for k in ("R1", "R5", "mAP")])
     bad = run_cli("evaluate", "--run", tiny_run, "--data", synth_a, "--fusion", "softmax")
     assert bad.returncode == 2 and "zscore" in bad.stderr
+
+
+def test_heads_learn_at_head_lr_scale_times_the_towers_rate():
+    from glalign.config import TrainConfig
+    from glalign.model.factory import build_model
+    from glalign.text.tokenizers import train_tokenizer
+    from glalign.train import TOWERS, make_optimizer
+
+    cfg = TrainConfig.for_profile("tiny", data=["x"], lang="en", out="", head_lr_scale=5.0)
+    model = build_model(cfg, train_tokenizer(["a man in a red coat"] * 4, "clip", 100))
+    opt, _ = make_optimizer(model, cfg, steps_per_epoch=3)
+    lr_of = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert len(lr_of) == sum(1 for _ in model.parameters())  # every parameter in exactly one group
+    for name, p in model.named_parameters():
+        tower = name.split(".")[0] in TOWERS
+        assert lr_of[id(p)] == pytest.approx(cfg.optim.lr * (1 if tower else 5)), name
+    assert any(name.startswith("text_proj") for name, _ in model.named_parameters())

@@ -96,3 +96,31 @@ def test_runs_train_and_test_on_synthparser_masks_with_an_oracle_variant(ws):
     assert set(iou.domain) == {"A", "B"} and list(iou.columns) == ["domain", "part", "iou"]
     parts = iou[iou.part != "mean"].iou.dropna()
     assert parts.between(0, 1).all() and parts.lt(1).any()  # estimates, not a copy of the ground truth
+
+
+def test_train_all_trains_missing_runs_in_two_processes_once(ws):
+    from glalign.checkpoint import completed_epochs
+
+    specs = [dict(domains=("A",), lang="en", alpha=1.0, init="scratch"),
+             dict(domains=("A",), lang="en", alpha=0.0, init="scratch"),
+             dict(domains=("A",), lang="en", alpha=0.0, init="scratch", seed=0)]  # seed 0 = the profile's: once
+    paths = ws.train_all(specs, workers=2)
+    assert len(set(paths)) == 2 and paths[1] == paths[2]
+    for cfg_path in set(paths):
+        assert completed_epochs(cfg_path) == 2  # the tiny profile's epochs, in a worker process
+    stamp = {p: (p / "model.safetensors").stat().st_mtime_ns for p in paths}
+    ws.train_all(specs, workers=2)  # cached: nothing trained again
+    assert all((p / "model.safetensors").stat().st_mtime_ns == t for p, t in stamp.items())
+
+
+def test_pipeline_runs_hold_every_run_the_notebooks_evaluate(ws):
+    from glalign.scenarios import ALPHAS_TRAINED, INITS, SEEDS, pipeline_runs
+
+    names = {ws.run_dir(**spec)[1].name for spec in pipeline_runs()}
+    for lang in ("en", "vi"):
+        for alpha in (0, 0.5, 1):
+            for init in INITS:
+                assert any(n.startswith(f"A-{lang}-a{alpha:g}-{init}-") for n in names)
+    assert all(any(n.startswith(f"A-en-a{a:g}-pretrained-") for n in names) for a in ALPHAS_TRAINED)
+    assert sum(n.startswith("A-en-a0.5-pretrained-seed") for n in names) == len(SEEDS) - 1  # seed 0 is the profile's
+    assert any("-oracle-" in n for n in names) and any(n.startswith("A+B-en-") for n in names)

