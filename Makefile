@@ -27,6 +27,8 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]'
+	# bytecode compiled once, on both cores (pip compiles on one); PYTHONDONTWRITEBYTECODE may forbid it later
+	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true  # a file that does not compile only stays uncompiled
 	mkdir -p $(IPYTHONDIR) $(JUPYTER_RUNTIME_DIR) $(MPLCONFIGDIR)
 	touch $(STAMP)
 

@@ -41,7 +41,7 @@ def test_failure_names_notebook_and_cell_and_keeps_results(tiny_results, tmp_pat
     nbdir = tmp_path / "nbs"
     shutil.copytree(REPO / "notebooks", nbdir)
     nb = nbformat.read(nbdir / "01_data_prep.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('boom')"))
+    nb.cells.insert(2, nbformat.v4.new_code_cell("raise RuntimeError('boom')"))  # early: nothing trained
     nbformat.write(nb, nbdir / "01_data_prep.ipynb")
     with pytest.raises(GlalignError, match=r"notebook 01_data_prep failed in cell \d+: RuntimeError: boom"):
         reproduce("tiny", results_root=root / "results", workdir=root / "work", only=["01"], progress=False,
