@@ -148,11 +148,15 @@ def mix(alpha: float, global_score, local_score):
 FUSIONS = ("raw", "zscore")
 
 
+def check_fusion(fusion: str) -> None:
+    if fusion not in FUSIONS:
+        raise GlalignError(f"unknown fusion {fusion!r}; choose raw (the paper's) or zscore")
+
+
 def combine(alpha: float, global_sim: np.ndarray, local_sim: np.ndarray, fusion: str = "raw") -> np.ndarray:
     """Rows of queries' fused scores: the paper's raw mix, or (zscore) the mix of each score
     standardised over the gallery per query."""
-    if fusion not in FUSIONS:
-        raise GlalignError(f"unknown fusion {fusion!r}; choose raw (the paper's) or zscore")
+    check_fusion(fusion)
     if fusion == "zscore":
         global_sim, local_sim = standardise_rows(global_sim), standardise_rows(local_sim)
     return mix(alpha, global_sim, local_sim)
@@ -172,7 +176,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     if not records:
         raise GlalignError("nothing to evaluate: the selected split has no entries")
     alpha = cfg.alpha if alpha is None else alpha
-    combine(alpha, np.zeros((1, 1)), np.zeros((1, 1)), fusion)  # an unknown fusion fails before any encoding
+    check_fusion(fusion)  # before any encoding
     store = image_store_for(model)
     gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
                                                               progress=progress))
