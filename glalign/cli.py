@@ -176,6 +176,12 @@ def cmd_rsm_mine(args) -> int:
 
 def cmd_pretrain(args) -> int:
     """SynthCLIP or SynthPhoBERT into --out (skipped when it already holds one with these settings)."""
+    if args.what == "shipped":  # all three stand-ins and their manifest: glalign.pretrain.ship
+        from glalign.pretrain.ship import ship
+
+        print(ship(args.out, recipe=args.recipe, corpus=args.corpus, device=args.device, workers=args.workers,
+                   progress=not args.quiet))
+        return 0
     if args.what == "parser":  # SynthParser: glalign.pretrain.parser
         from glalign.pretrain.parser import train_parser
 
@@ -419,9 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "pairs, phobert a RobertaForMaskedLM trained on word-segmented Vietnamese captions. "
                                     "The folder loads like openai/clip-vit-base-patch32 / vinai/phobert-base "
                                     "(--image-encoder DIR --text-encoder DIR); history.csv holds the curve.")
-    pt.add_argument("what", choices=("clip", "phobert", "parser"),
+    pt.add_argument("what", choices=("clip", "phobert", "parser", "shipped"),
                     help="parser: SynthParser, a small SegformerForSemanticSegmentation trained on the corpus's "
-                         "part label maps (run it with `glalign data parse ROOT --parser OUT`)")
+                         "part label maps (run it with `glalign data parse ROOT --parser OUT`); shipped: all three "
+                         "with the shipped recipe and a MANIFEST.json (the folders in glalign/pretrained/)")
+    pt.add_argument("--recipe", choices=("shipped", "tiny"), default="shipped",
+                    help="with shipped: the package's recipe, or the same code at test size")
+    pt.add_argument("--workers", type=_positive_int, default=2, help="with shipped: processes (2: side by side)")
     pt.add_argument("--out", required=True, help="model folder (written atomically)")
     pt.add_argument("--corpus", help="SynthPEDES-format corpus folder; made with --ids if missing or empty "
                                      "(default: OUT/../corpus-<ids>)")

@@ -39,6 +39,9 @@ class ParserPretrainConfig:
     heads: tuple = (1, 1, 2, 3)
     decoder_hidden: int = 64
     augment: bool = True
+    # pixel loss weighted by (label frequency)^-class_weight_power: small parts (shoes, bags) would
+    # otherwise lose to background and body pixels (0: plain cross-entropy)
+    class_weight_power: float = 0.0
     seed: int = 0
 
 
@@ -108,6 +111,15 @@ def _augment(x_u8: torch.Tensor, y: torch.Tensor, gen: torch.Generator):
     return x.clamp(0, 255), y
 
 
+def class_weights(labels: torch.Tensor, power: float) -> torch.Tensor | None:
+    """Per-label loss weights (frequency ** -power, mean 1 over the labels present), or None."""
+    if not power:
+        return None
+    freq = torch.bincount(labels.long().ravel(), minlength=len(PART_NAMES)).double()
+    w = torch.where(freq > 0, (freq / freq.sum()).clamp_min(1e-8) ** -power, torch.zeros_like(freq))
+    return (w / w[freq > 0].mean()).float()
+
+
 def confusion(model, images_u8, labels, device, batch_size: int = 128) -> np.ndarray:
     """(6, 6) pixel confusion matrix (rows ground truth) of the model on a set of images."""
     import torch.nn.functional as F
@@ -168,6 +180,8 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
     images, labels = load_pairs(train_recs, cfg, progress)
     held_images, held_labels = load_pairs(held_recs, cfg, progress)
     model = build_parser(cfg).to(dev)
+    weight = class_weights(labels, cfg.class_weight_power)
+    weight = None if weight is None else weight.to(dev)
     steps_per_epoch = max(1, len(images) // cfg.batch_size)
     opt = common.adamw(model, cfg.lr, cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, common.warmup_cosine(steps_per_epoch * cfg.epochs,
@@ -188,7 +202,7 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
             x = _normalise(x).to(dev)
             logits = model(pixel_values=x).logits  # 1/4 resolution; upsampled for the loss, as SegFormer does
             logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            loss = F.cross_entropy(logits, y.long().to(dev))
+            loss = F.cross_entropy(logits, y.long().to(dev), weight=weight)
             if not torch.isfinite(loss):
                 raise GlalignError(f"SynthParser training diverged at epoch {epoch + 1}, step {step + 1}; lower the "
                                    f"learning rate ({cfg.lr:g} now)")
