@@ -81,3 +81,12 @@ def rank_metrics(similarity, query_pids, gallery_pids, max_rank: int = 10, chunk
 def first_correct_rank(similarity, query_pids, gallery_pids, top_k: int = 10):
     """Per query: the 1-based rank of the first correct image, and the top-k gallery indices."""
     return RankAccumulator(gallery_pids).add(similarity, query_pids, top_k)
+
+
+def chance_r1(query_pids, gallery_pids) -> float:
+    """Rank-1 (%) of a random ranking: the mean share of the gallery that shows the query's person.
+    Beside every Rank-1 it tells a result from noise (a gallery of 100 identities: about 1%)."""
+    g = _as_numpy(gallery_pids)
+    ids, counts = np.unique(g, return_counts=True)
+    share = dict(zip(ids.tolist(), (counts / len(g)).tolist()))
+    return float(np.mean([share.get(p, 0.0) for p in _as_numpy(query_pids).tolist()]) * 100)

@@ -414,6 +414,9 @@ def _call_in_worker(profile: str, root: str, method: str, kwargs: dict) -> str:
 
 
 def result_row(scenario: str, variant: str, result) -> dict:
+    """One row of a retrieval table: the metrics with their identity-bootstrap CI, and chance
+    (chance_R1, gallery_images, gallery_ids) beside them, since galleries differ between scenarios."""
+    from glalign.metrics import chance_r1
     from glalign.stats import bootstrap_ci
 
     sc = SCENARIOS[scenario]
@@ -423,7 +426,9 @@ def result_row(scenario: str, variant: str, result) -> dict:
             "test": f"{sc.test}-{sc.lang.upper()}" + (" (subset)" if sc.test_subset else "")
                     + (" (all ids)" if sc.test_split == "all" else ""),
             "lang": sc.lang, "R1": m["R1"], "R5": m["R5"], "R10": m["R10"], "mAP": m["mAP"], "mINP": m["mINP"],
-            "n_queries": result.n_queries, "R1_ci_low": lo, "R1_ci_high": hi}
+            "n_queries": result.n_queries, "R1_ci_low": lo, "R1_ci_high": hi,
+            "chance_R1": chance_r1(result.query_pids, result.gallery_pids),
+            "gallery_images": len(result.gallery_pids), "gallery_ids": len(set(result.gallery_pids.tolist()))}
 
 
 def scenario_table(ws: Workspace, scenarios=tuple(SCENARIOS), variant: str = "full") -> tuple[pd.DataFrame, dict]:

@@ -46,3 +46,16 @@ def test_query_without_gallery_match_is_named():
 def test_shape_mismatch():
     with pytest.raises(ValueError, match="queries x gallery"):
         rank_metrics(np.zeros((2, 3)), [1, 2], [1, 2])
+
+
+def test_chance_r1_is_the_share_of_the_gallery_showing_the_query():
+    from glalign.metrics import chance_r1
+
+    # query 1: 2 of 4 gallery images; query 2: 1 of 4 -> (50 + 25) / 2
+    assert chance_r1([1, 2], [1, 1, 2, 3]) == 37.5
+    # a random ranking's Rank-1 over many draws agrees
+    rng = np.random.default_rng(0)
+    g = np.array([1, 1, 2, 3, 3, 3])
+    q = np.array([1, 3, 2])
+    hits = np.mean([[g[rng.permutation(len(g))[0]] == p for p in q] for _ in range(20000)]) * 100
+    assert abs(hits - chance_r1(q, g)) < 1.0
