@@ -5,6 +5,8 @@
     RUN/tokenizer/                       the tokenizer
     RUN/checkpoints/epoch-NNNN/          the same files plus optimizer.safetensors and trainer_state.json
     RUN/checkpoints/latest               the name of the newest complete checkpoint
+    RUN/checkpoints/best/                config.json + model.safetensors of the epoch chosen on validation,
+                                         and best.json; the top-level model is this one when it exists
 
 An epoch is written into a staging folder, renamed into checkpoints/ (one atomic step), and only
 then does `latest` move to it (another atomic step); the top-level files are then replaced one
@@ -79,9 +81,14 @@ def is_run_folder(run: Path) -> bool:
     return any((run / name).exists() for name in RUN_FILES)
 
 
+MODEL_FILES = ("config.json", "model.safetensors")
+
+
 def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history: list[dict], train_config: dict,
-                    tokenizer=None) -> Path:
-    """Publish epoch `epoch` (0-based) of a run; returns its checkpoint folder."""
+                    tokenizer=None, best: int | None = None) -> Path:
+    """Publish epoch `epoch` (0-based) of a run; returns its checkpoint folder. `best` (1-based,
+    chosen on validation): when it is this epoch, its weights become checkpoints/best/; the
+    top-level model is then the best epoch's, not the newest (training resumes from the newest)."""
     import pandas as pd
 
     run.mkdir(parents=True, exist_ok=True)
@@ -110,6 +117,10 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     write_text(ckpts / "latest", final.name + "\n")
+    if best == epoch + 1:
+        _publish_best(ckpts, final, history[epoch])
+    best_dir = ckpts / "best"
+    use_best = best is not None and (best_dir / "best.json").exists()
     if (final / "tokenizer").exists():
         if (run / "tokenizer").exists():
             shutil.rmtree(run / "tokenizer")
@@ -118,14 +129,38 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
     for name in TOP_FILES:
         with atomic_path(run / name) as tmp:
             tmp.unlink()
+            source = (best_dir if use_best and name in MODEL_FILES else final) / name
             try:
-                os.link(final / name, tmp)
+                os.link(source, tmp)
             except OSError:
-                shutil.copy2(final / name, tmp)
+                shutil.copy2(source, tmp)
     for old in ckpts.iterdir():  # older epochs and staging folders of killed saves
-        if old.is_dir() and old != final:
+        if old.is_dir() and old not in (final, best_dir):
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _publish_best(ckpts: Path, final: Path, row: dict) -> None:
+    """checkpoints/best/ := this epoch's model files and best.json, replaced in one rename."""
+    stage = Path(tempfile.mkdtemp(prefix=".best-", dir=ckpts))
+    try:
+        for name in MODEL_FILES:
+            try:
+                os.link(final / name, stage / name)
+            except OSError:
+                shutil.copy2(final / name, stage / name)
+        (stage / "best.json").write_text(json.dumps({k: (v.item() if hasattr(v, "item") else v)
+                                                     for k, v in row.items()}, indent=1))
+        publish_mode(stage)
+        old = None
+        if (ckpts / "best").exists():
+            old = ckpts / f".best-old-{os.getpid()}"
+            os.replace(ckpts / "best", old)
+        os.replace(stage, ckpts / "best")
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def load_checkpoint(ckpt: Path, model, opt) -> tuple[dict, list[dict]]:

@@ -38,7 +38,7 @@ def cmd_data_synth(args) -> int:
 
     stats = generate_domain(args.out, domain=args.domain, n_ids=args.ids, seed=args.seed,
                             height=args.height, width=args.width, progress=not args.quiet,
-                            test_ids=args.test_ids)
+                            test_ids=args.test_ids, val_ids=args.val_ids)
     print(json.dumps(stats, ensure_ascii=False))
     return 0
 
@@ -252,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ids", type=_positive_int, default=None, help="number of identities")
     s.add_argument("--test-ids", type=_positive_int, default=None,
                    help="at least this many test identities (default: the domain's proportion)")
+    s.add_argument("--val-ids", type=int, default=None,
+                   help="at least this many validation identities, disjoint from train and test (default: 10%%)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--height", type=_positive_int, default=128)
     s.add_argument("--width", type=_positive_int, default=64)

@@ -58,6 +58,9 @@ class DataSettings:
     flip: bool = True
     masks: str = "parsing"  # part label maps: a folder under each dataset root (or a path)
     local_supervision: str = "lexicon"  # lexicon: NPs mapped by keyword lists; rsm: ROGLE's mined pairs
+    # score the data's 'val' split after every epoch and publish the best epoch's weights (by
+    # validation Rank-1); without a 'val' split, or false, the last epoch's
+    validate: bool = True
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ModelSettings:
     vocab_size: int = 1500
     dropout: float = 0.1
     region_mode: str = "pool"
+    text_pooling: str = "default"  # default: the text kind's own token (EOT, last, <s>); or first | last | mean
 
 
 @dataclass
@@ -94,6 +98,7 @@ class OptimSettings:
 GROUPS = {"data": DataSettings, "model": ModelSettings, "optim": OptimSettings}
 _CHOICES = {"lang": LANGS, "format": FORMATS, "lexicon_mode": ("paper", "extended"),
             "text_kind": ("clip", "gpt2", "phobert"), "region_mode": ("pool", "crop"),
+            "text_pooling": ("default", "first", "last", "mean"),
             "local_supervision": ("lexicon", "rsm")}
 # (low, high, low inclusive, high inclusive) for numbers
 _RANGES = {"epochs": (1, 10_000, True, True), "batch_size": (1, 1 << 20, True, True),

@@ -225,6 +225,23 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
                       gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
 
 
+def validation_scores(model, tokenizer, records, lang: str, alpha: float, cache_dir=None) -> dict:
+    """Rank-1 (%) on validation records, fused at the training alpha and per branch: what a run
+    chooses its epoch by (the test split is never read during training)."""
+    from glalign.metrics import rank_metrics
+
+    was_training = model.training
+    model.eval()
+    try:
+        res = evaluate(model, tokenizer, model.config, records, lang, alpha, cache_dir=cache_dir, progress=False)
+    finally:
+        model.train(was_training)
+    branch = {name: rank_metrics(sim, res.query_pids, res.gallery_pids)["R1"]
+              for name, sim in (("global", res.global_sim), ("local", res.local_sim)) if sim is not None}
+    return {"val_R1": res.metrics["R1"], **{f"val_R1_{k}": v for k, v in branch.items()},
+            "val_queries": res.n_queries}
+
+
 def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None, masks: str = "parsing"):
     """The evaluation records of a dataset: a split ('all' for every split) and optionally a subset of ids."""
     from glalign.data.records import load_dataset

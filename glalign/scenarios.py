@@ -89,7 +89,7 @@ class Workspace:
 
         out = self.root / "data" / name
         args = dict(domain=name, n_ids=self.settings[f"{name}_ids"], seed=self.settings["seed"], progress=self.progress,
-                    test_ids=self.settings.get(f"{name}_test_ids"))
+                    test_ids=self.settings.get(f"{name}_test_ids"), val_ids=self.settings.get(f"{name}_val_ids"))
         try:
             generate_domain(out, **args)
         except GlalignError:

@@ -76,6 +76,30 @@ def load_training_records(cfg: TrainConfig):
     return records, phrases, weights
 
 
+def load_validation_records(cfg: TrainConfig) -> list:
+    """The 'val' split of every --data root (ids kept apart across roots, as in training), or []."""
+    from glalign.data.records import load_dataset
+
+    if not cfg.data.validate:
+        return []
+    records = []
+    for i, root in enumerate(cfg.data.data):
+        val = load_dataset(root, fmt=cfg.data.format, lang=cfg.data.lang, check_images=False,
+                           masks=cfg.data.masks).split("val")
+        if len(cfg.data.data) > 1:
+            for r in val:
+                r.pid = (i, r.pid)
+        records += val
+    return records
+
+
+def best_epoch(history: list[dict]) -> int | None:
+    """1-based epoch of the highest validation Rank-1 (the earliest of equals), None without one."""
+    scored = [(h["val_R1"], -h["epoch"]) for h in history if h.get("val_R1") == h.get("val_R1")
+              and h.get("val_R1") is not None]
+    return -max(scored)[1] if scored else None
+
+
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path | None:
     """The run folder's state: None for a new run, else its latest checkpoint. Refuses to touch a
     folder that holds something else, a finished run, or a run trained with other settings."""
@@ -245,7 +269,14 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
                         num_workers=cfg.workers, pin_memory=device.type == "cuda",
                         persistent_workers=cfg.workers > 0)
 
-    train_config = {**cfg.to_dict(), "n_train_pairs": len(dataset), "n_train_ids": len(labels)}
+    val_records = load_validation_records(cfg)
+    if val_records:
+        from glalign.evaluate import validation_scores
+        from glalign.text.phrases import dataset_cache_dir
+
+        val_cache = dataset_cache_dir(cfg.data.data[0])
+    train_config = {**cfg.to_dict(), "n_train_pairs": len(dataset), "n_train_ids": len(labels),
+                    "n_val_ids": len({r.pid for r in val_records}), "steps_per_epoch": steps_per_epoch}
     for epoch in range(start, o.epochs):
         # dropout: the same whether resumed or not (flips come with the samples: GlobalBatchSampler)
         torch.manual_seed(o.seed * 1000 + epoch + 1_000_003 * ctx.rank)
@@ -279,14 +310,46 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
                         "global_loss": sums["global"] / max(n_batches, 1),
                         "local_loss": sums["local"] / max(n_batches, 1), "lr": opt.param_groups[-1]["lr"],  # the towers'
                         "logit_scale": float(model.scale().detach()), "pairs_per_s": n_pairs / max(seconds, 1e-9),
-                        "seconds": seconds})
+                        "seconds": seconds, "steps": sched.last_epoch, "pair_passes": sched.last_epoch * o.batch_size})
+        if val_records:  # every rank takes part (encoding is sharded), each gets the same numbers
+            t_val = time.perf_counter()
+            history[-1].update(validation_scores(model, tokenizer, val_records, cfg.data.lang, o.alpha, val_cache))
+            history[-1]["val_seconds"] = time.perf_counter() - t_val
         if main:
-            save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, train_config, tokenizer)
+            save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, train_config, tokenizer,
+                            best=best_epoch(history))
         distributed.barrier()  # no rank runs ahead of a checkpoint (nor leaves before the last one)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break
         if progress and main:
             h = history[-1]
             print(f"epoch {epoch + 1}/{o.epochs}: loss {h['loss']:.4f} (global {h['global_loss']:.4f}, "
-                  f"local {h['local_loss']:.4f}), {h['pairs_per_s']:.0f} pairs/s")
+                  f"local {h['local_loss']:.4f}), {h['pairs_per_s']:.0f} pairs/s"
+                  + (f", validation R1 {h['val_R1']:.1f}" if "val_R1" in h else ""))
     return run
+
+
+CONVERGED_RISE = 1.0  # points of validation Rank-1: less than this over the last quarter of training = converged
+
+
+def run_summary(run) -> dict:
+    """What a run table shows of a run's training: steps, pair passes, the epoch chosen on
+    validation and its scores, and `converged` (the best validation Rank-1 of the last quarter of
+    the epochs beats the best before it by less than CONVERGED_RISE; False with fewer than 2 epochs
+    or no validation)."""
+    import pandas as pd
+
+    hist = pd.read_csv(Path(run) / "history.csv")
+    rows = hist.to_dict("records")
+    out = {"epochs": len(rows), "steps": int(rows[-1].get("steps", 0) or 0),
+           "pair_passes": int(rows[-1].get("pair_passes", 0) or 0),
+           "best_epoch": best_epoch(rows), "converged": False, "last_quarter_rise": float("nan")}
+    if out["best_epoch"] is not None:
+        best = rows[out["best_epoch"] - 1]
+        out.update({k: best[k] for k in ("val_R1", "val_R1_global", "val_R1_local") if k in best})
+        if len(rows) >= 2:
+            q = max(1, math.ceil(len(rows) / 4))
+            val = hist["val_R1"].to_numpy()
+            out["last_quarter_rise"] = float(val[-q:].max() - val[:-q].max())
+            out["converged"] = bool(out["last_quarter_rise"] < CONVERGED_RISE)
+    return out

@@ -28,15 +28,15 @@ from glalign.data.synth_captions import STYLES, mentions_for, translate, write_e
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
 from glalign.errors import GlalignError
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5  # 5: a validation split of identities in A and B
 DOMAINS = {
     # A mirrors CUHK-PEDES (English native, Vietnamese translated): 11,003 + 1,000 of 12,003 ids in
     # proportion (at least a quarter of small domains, up to 100 ids, go to test so a gallery exists).
     "A": {"native": "en", "translated": "vi", "default_ids": 500, "images": (2, 4), "hard": False,
-          "test_fraction": 1000 / 12003, "min_test": 100},
+          "test_fraction": 1000 / 12003, "min_test": 100, "val_fraction": 0.1},
     # B mirrors 3000VnPerson-Search (Vietnamese native, English translated): 2,000 train + 1,000 test.
     "B": {"native": "vi", "translated": "en", "default_ids": 300, "images": (2, 3), "hard": True,
-          "test_fraction": 1 / 3, "min_test": 0},
+          "test_fraction": 1 / 3, "min_test": 0, "val_fraction": 0.1},
     # P is the pretraining corpus (glalign.pretrain.corpus): no families (every identity sampled on
     # its own), half the identities under B's hard conditions, nearly all ids in train (a 5% held-out
     # test share). Its seed stream [seed, ord("P"), ...] never meets A's or B's, whatever the seed.
@@ -51,26 +51,32 @@ def _png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _split_families(families: list[list[int]], domain: str, rng, n_test: int | None = None) -> dict[int, str]:
-    """Identity-disjoint split that keeps each family on one side, so look-alikes meet in test.
-    `n_test` (at least that many test identities) overrides the domain's test fraction."""
+def _split_families(families: list[list[int]], domain: str, rng, n_test: int | None = None,
+                    n_val: int | None = None) -> dict[int, str]:
+    """Identity-disjoint train / val / test split that keeps each family on one side, so
+    look-alikes meet in test (and in validation, which chooses epochs and settings). `n_test` /
+    `n_val` (at least that many identities) override the domain's fractions. Test takes the first
+    families of one permutation and validation the next, so adding validation leaves test as it was."""
     spec = DOMAINS[domain]
     n = sum(len(f) for f in families)
     if n_test is None:
         n_test = max(round(n * spec["test_fraction"]), min(spec["min_test"], n // 4), 1)
+    if n_val is None:
+        n_val = round(n * spec.get("val_fraction", 0.0))
     order = rng.permutation(len(families))
-    split, count = {}, 0
+    split, counts = {}, {"test": 0, "val": 0}
     for idx in order:
-        side = "test" if count < n_test else "train"
+        side = "test" if counts["test"] < n_test else "val" if counts["val"] < n_val else "train"
         for pid in families[idx]:
             split[pid] = side
-        if side == "test":
-            count += len(families[idx])
+        if side != "train":
+            counts[side] += len(families[idx])
     return split
 
 
 def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int = 0, height: int = 128,
-                    width: int = 64, progress: bool = True, test_ids: int | None = None) -> dict:
+                    width: int = 64, progress: bool = True, test_ids: int | None = None,
+                    val_ids: int | None = None) -> dict:
     """Write one SynthPEDES domain to `out` and return its summary. Re-running with the same
     arguments on an existing folder is a no-op; other arguments on a non-empty folder are an error.
     `test_ids`: at least this many test identities instead of the domain's proportion (a gallery
@@ -88,8 +94,13 @@ def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int 
     meta = {"generator": "SynthPEDES", "version": GENERATOR_VERSION, "domain": domain, "ids": n_ids,
             "seed": seed, "height": height, "width": width, "native_language": spec["native"],
             "translated_language": spec["translated"]}
+    if val_ids is not None and not 0 <= val_ids <= n_ids - (test_ids or 1) - 2:
+        raise GlalignError(f"--val-ids {val_ids}: choose 0 to {n_ids - (test_ids or 1) - 2} of the {n_ids} identities, "
+                           "leaving some for training and test")
     if test_ids is not None:
         meta["test_ids"] = test_ids
+    if val_ids is not None:
+        meta["val_ids"] = val_ids
     if out.exists() and any(out.iterdir()):
         existing = out / "synth.json"
         if existing.exists() and json.loads(existing.read_text())["params"] == meta:
@@ -123,7 +134,7 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
             if spec.get("families", True) else 1
         families.append(list(range(pid, pid + size)))
         pid += size
-    split_of = _split_families(families, domain, root_rng, meta.get("test_ids"))
+    split_of = _split_families(families, domain, root_rng, meta.get("test_ids"), meta.get("val_ids"))
 
     native, other = spec["native"], spec["translated"]
     writer = {"en": write_en, "vi": write_vi}[native]
@@ -179,7 +190,8 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
     dump("conditions.json", conditions)
     dump("annotations.json", {"attributes": attributes, "family": family_of, "captions": gt})
     n_test = sum(1 for v in split_of.values() if v == "test")
-    return {"domain": domain, "ids": n_ids, "train_ids": n_ids - n_test, "test_ids": n_test,
+    n_val = sum(1 for v in split_of.values() if v == "val")
+    return {"domain": domain, "ids": n_ids, "train_ids": n_ids - n_test - n_val, "val_ids": n_val, "test_ids": n_test,
             "images": n_images, "families": len(families), "native_language": native,
             "translated_language": other, "seconds": round(elapsed, 2),
             "images_per_second": round(n_images / max(elapsed, 1e-9), 1)}

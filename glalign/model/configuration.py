@@ -45,6 +45,7 @@ class GLAlignConfig(PreTrainedConfig):
     lang: str = "en"
     lexicon_mode: str = "extended"
     alpha: float = 0.5
+    text_pooling: str = ""  # "" = the text kind's own (encoders.POOLING); first | last | mean
     # pixel normalisation: the image encoder's own processor settings (CLIP's when it has none)
     image_mean: list[float] = field(default_factory=lambda: CLIP_MEAN.flatten().tolist())
     image_std: list[float] = field(default_factory=lambda: CLIP_STD.flatten().tolist())
@@ -56,6 +57,8 @@ class GLAlignConfig(PreTrainedConfig):
                                      ("lang", self.lang, LANGS), ("lexicon_mode", self.lexicon_mode, LEXICON_MODES)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.text_pooling not in ("", "first", "last", "mean"):
+            raise ValueError(f"text_pooling must be '', first, last or mean, not {self.text_pooling!r}")
         if self.embed_dim <= 0 or self.max_length <= 0:
             raise ValueError("embed_dim and max_length must be positive")
         if not 0.0 <= self.alpha <= 1.0:

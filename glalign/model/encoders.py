@@ -19,7 +19,8 @@ import torch
 from glalign.errors import GlalignError, ModelNotAvailableError
 
 TEXT_KINDS = ("clip", "gpt2", "phobert")
-POOLING = {"clip": "last", "gpt2": "last", "phobert": "first"}
+POOLING = {"clip": "last", "gpt2": "last", "phobert": "first"}  # each kind's own; text_pooling may override
+POOLINGS = ("first", "last", "mean")
 
 
 @dataclass
@@ -182,7 +183,13 @@ def text_context(config) -> int:
 
 
 def pool_text(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
-    """Pick the first or the last real (mask = 1) token of each row, whichever side is padded."""
+    """The first or the last real (mask = 1) token of each row, whichever side is padded, or (mean)
+    the average of its real tokens: an MLM tower such as PhoBERT never trains <s> as a summary."""
+    if how == "mean":
+        w = attention_mask.to(hidden.dtype).unsqueeze(-1)
+        if (w.sum(1) == 0).any():
+            raise ValueError("a text row has no real token (empty caption?)")
+        return (hidden * w).sum(1) / w.sum(1)
     positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
     real = attention_mask.bool()
     if how == "last":

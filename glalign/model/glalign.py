@@ -129,7 +129,7 @@ class GLAlignModel(PreTrainedModel):
     # -------------------------------------------------------------- text
     def _text_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.text(input_ids=input_ids, attention_mask=attention_mask)
-        return pool_text(out.last_hidden_state, attention_mask, POOLING[self.text_kind])
+        return pool_text(out.last_hidden_state, attention_mask, self.config.text_pooling or POOLING[self.text_kind])
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.text_proj(self._text_hidden(input_ids, attention_mask)), dim=-1)
