@@ -164,6 +164,26 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    """The validation sweep (glalign.sweep): one row per setting, best per language and init."""
+    from pathlib import Path
+
+    from glalign.io import write_csv
+    from glalign.reproduce import default_workdir
+    from glalign.scenarios import Workspace
+    from glalign.sweep import best_settings, sweep
+
+    ws = Workspace(args.profile, args.workdir or default_workdir(args.profile), progress=not args.quiet)
+    table = sweep(ws, epochs=args.epochs)
+    if args.out:
+        write_csv(Path(args.out), table)
+    cols = [c for c in ("lang", "init", "lr", "head_lr_scale", "text_pooling", "epochs", "best_epoch", "val_R1",
+                        "val_R1_global", "val_R1_local", "converged", "val_curve") if c in table]
+    print(table[cols].to_string(index=False))
+    print("\nchosen on validation:\n" + best_settings(table)[cols].to_string(index=False))
+    return 0
+
+
 def cmd_rsm_mine(args) -> int:
     from glalign.rsm import mine
 
@@ -398,6 +418,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--workdir", help="where datasets and runs are cached (default: ./work/<profile>)")
     rp.add_argument("--only", nargs="*", help="run only these notebook numbers, e.g. 01 02")
     rp.set_defaults(func=cmd_reproduce)
+
+    # sweep
+    sw = sub.add_parser("sweep", help="the validation sweep that chose each language's fine-tuning recipe",
+                        description="Train domain A's runs over a small grid of learning rates, head-rate scales "
+                                    "and text poolings (glalign.sweep.GRID) and rank them by validation Rank-1; "
+                                    "test splits are never read.")
+    sw.add_argument("--profile", default="synthpedes", choices=("synthpedes", "tiny"))
+    sw.add_argument("--workdir", help="where datasets and runs are cached (default: ./work/<profile>)")
+    sw.add_argument("--epochs", type=_positive_int, help="epochs of every run (default: the profile's)")
+    sw.add_argument("--out", help="CSV of every setting tried")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
 
     # rsm
     rs = sub.add_parser("rsm", help="region-to-sentence matching (ROGLE's RSM)")

@@ -35,6 +35,8 @@ PROFILES = {
     # a higher rate: Vietnamese runs start PhoBERT's projection into CLIP's space at random.
     "synthpedes-finetune": dict(max_length=64, epochs=2, batch_size=32, lr=1e-4, head_lr_scale=10.0,
                                 weight_decay=0.01, warmup_fraction=0.0, dropout=0.1),
+    "synthpedes-finetune-vi": dict(max_length=64, epochs=2, batch_size=32, lr=1e-4, head_lr_scale=10.0,
+                                   weight_decay=0.01, warmup_fraction=0.0, dropout=0.1),
     "tiny-finetune": dict(max_length=32, epochs=2, batch_size=16, lr=1e-3, weight_decay=0.01, warmup_fraction=0.0,
                           dropout=0.0),
     # The paper's setting (Section 4.1.2): ViT-B/32 at 224, 20 epochs, lr 5e-6, batch 32, wd 0.01, dropout 0.1.

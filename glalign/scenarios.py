@@ -52,11 +52,13 @@ INITS = ("pretrained", "scratch")
 # Reproduce profiles: dataset sizes and the training profile.
 PROFILES = {
     # Test splits sized for the protocols: A 100 identities (CUHK-PEDES's 1,000 in spirit), B 500 (SV2
-    # takes 100 of them); training splits (A 200, B 250 identities) and the pretraining corpus (1,000
-    # identities) sized so that `make reproduce` fits its 25 minutes on 2 CPU cores.
-    "synthpedes": {"A_ids": 300, "A_test_ids": 100, "B_ids": 750, "B_test_ids": 500, "train_profile": "synthpedes",
-                   "seed": 0, "corpus_ids": 1000, "finetune_profile": "synthpedes-finetune",
-                   "mlm_pretrain": dict(epochs=4), "parser_pretrain": dict(epochs=4)},
+    # takes 100 of them); validation splits (A 30, B 50 identities) choose epochs and settings;
+    # training splits (A 200, B 250 identities) sized so that `make reproduce` fits its 25 minutes on
+    # 2 CPU cores. The pretrained towers are the package's shipped folders (glalign/pretrained/,
+    # glalign.pretrain.ship): read as a user reads a downloaded CLIP, never pretrained here.
+    "synthpedes": {"A_ids": 330, "A_test_ids": 100, "A_val_ids": 30, "B_ids": 800, "B_test_ids": 500,
+                   "B_val_ids": 50, "train_profile": "synthpedes", "seed": 0, "pretrained": "shipped",
+                   "finetune_profile": {"en": "synthpedes-finetune", "vi": "synthpedes-finetune-vi"}},
     "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0, "corpus_ids": 40,
              "finetune_profile": "tiny-finetune",
              "clip_pretrain": dict(epochs=2, batch_size=16, image_size=32, patch_size=8, vision_width=32,
@@ -107,6 +109,14 @@ class Workspace:
         default's pretrained transformers, pretrained now on the corpus (SynthPEDES domain P) if the
         cache lacks them. They are folders read exactly as openai/clip-vit-base-patch32 /
         vinai/phobert-base / a clothes-parsing SegFormer are."""
+        if self.settings.get("pretrained") == "shipped":
+            from glalign.pretrain.ship import KINDS, verify_manifest
+
+            if kind not in KINDS:
+                raise ValueError(f"unknown pretrained kind {kind!r}")
+            if not hasattr(self, "_shipped"):
+                self._shipped = verify_manifest()  # every file against its sha256, once per workspace
+            return self._shipped[KINDS[kind]]
         root, corpus = self.root / "pretrained", self.corpus()
         if kind == "clip":
             from glalign.pretrain.clip import ClipPretrainConfig, pretrain_clip
@@ -135,6 +145,8 @@ class Workspace:
         label maps if the cache lacks it), read as a downloaded clothes-parsing SegFormer is."""
         from glalign.pretrain.parser import ParserPretrainConfig, train_parser
 
+        if self.settings.get("pretrained") == "shipped":
+            return self.pretrained("parser")
         cfg = ParserPretrainConfig(**self.settings.get("parser_pretrain", {}))
         return train_parser(self.corpus(), self.root / "pretrained" / "synthparser", cfg=cfg, progress=self.progress,
                             overwrite=True)  # the workspace owns its cache: other settings retrain
@@ -233,6 +245,8 @@ class Workspace:
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         profile = self.settings["finetune_profile" if init == "pretrained" else "train_profile"]
+        if isinstance(profile, dict):  # chosen per language on validation (results/paper/NOTES.md)
+            profile = profile[lang]
         towers = self.encoders(lang) if init == "pretrained" else {}
         cfg = TrainConfig.for_profile(profile, data=[str(self.domain(d)) for d in domains], lang=lang, out="",
                                       alpha=alpha, seed=self.settings["seed"] if seed is None else seed,
@@ -283,6 +297,26 @@ class Workspace:
             train(cfg, resume=resumable, overwrite=path.exists() and not resumable, progress=self.progress)
         return path
 
+    def sweep_run(self, lang: str, init: str, overrides: dict, domains: tuple[str, ...] = ("A",),
+                  alpha: float = 0.5) -> Path:
+        """A run of the validation sweep (glalign.sweep): the workspace's run with `overrides`
+        (training settings such as lr, head_lr_scale, text_pooling, epochs), trained now unless
+        cached under sweep/. Its history holds the validation curve it is judged by."""
+        from glalign.checkpoint import completed_epochs
+        from glalign.config import TrainConfig
+        from glalign.train import train
+
+        cfg, path = self.run_dir(domains, lang, alpha, init=init)
+        cfg = TrainConfig.from_flat({**cfg.flat(), **overrides}, out="",
+                                    profile=cfg.profile, device=cfg.device, where="sweep settings")
+        cfg.image_cache = True
+        key = hashlib.sha1((path.name + json.dumps(overrides, sort_keys=True)).encode()).hexdigest()[:8]
+        cfg.out = str(self.root / "sweep" / f"{lang}-{init}-{key}")
+        if completed_epochs(cfg.out) < cfg.optim.epochs:
+            resumable = Path(cfg.out, "checkpoints", "latest").exists()
+            train(cfg, resume=resumable, overwrite=Path(cfg.out).exists() and not resumable, progress=self.progress)
+        return Path(cfg.out)
+
     def train_all(self, runs: list[dict], workers: int | None = None) -> list[Path]:
         """Train the runs (each a dict of `run`'s arguments) the cache lacks, `workers` at a time,
         each in its own process with its share of the CPU cores: on 2 cores, two single-thread
@@ -302,7 +336,11 @@ class Workspace:
 
     def pretrain_all(self, workers: int | None = None) -> None:
         """SynthCLIP, SynthPhoBERT and SynthParser, pretrained side by side (two processes) if the
-        cache lacks them."""
+        cache lacks them; with the shipped folders, only their check against the manifest."""
+        if self.settings.get("pretrained") == "shipped":
+            for kind in ("clip", "phobert", "parser"):
+                self.pretrained(kind)
+            return
         self.corpus()
         self._in_workers("pretrained", [{"kind": "clip"}, {"kind": "phobert"}, {"kind": "parser"}], workers)
 
