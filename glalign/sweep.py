@@ -26,7 +26,7 @@ TINY_GRID = {("en", "pretrained"): [dict(lr=1e-3), dict(lr=3e-3)]}
 def sweep(ws, grid: dict | None = None, epochs: int | None = None, workers: int | None = None) -> pd.DataFrame:
     """One row per setting: what was tried, the best epoch and its validation Rank-1 (fused,
     global, local), whether the curve levelled off, and the whole curve."""
-    from glalign.train import run_summary
+    from glalign.selection import run_summary
 
     grid = grid or (GRID if ws.profile != "tiny" else TINY_GRID)
     calls = [dict(lang=lang, init=init, overrides={**s, **({"epochs": epochs} if epochs else {})})

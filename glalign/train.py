@@ -17,6 +17,7 @@ from glalign.checkpoint import (completed_epochs, is_run_folder, latest_checkpoi
                                 save_checkpoint)
 from glalign.config import TrainConfig
 from glalign.errors import GlalignError
+from glalign.selection import best_epoch
 
 __all__ = ["TrainConfig", "train", "completed_epochs", "load_training_records"]
 
@@ -91,13 +92,6 @@ def load_validation_records(cfg: TrainConfig) -> list:
                 r.pid = (i, r.pid)
         records += val
     return records
-
-
-def best_epoch(history: list[dict]) -> int | None:
-    """1-based epoch of the highest validation Rank-1 (the earliest of equals), None without one."""
-    scored = [(h["val_R1"], -h["epoch"]) for h in history if h.get("val_R1") == h.get("val_R1")
-              and h.get("val_R1") is not None]
-    return -max(scored)[1] if scored else None
 
 
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path | None:
@@ -328,28 +322,3 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
                   + (f", validation R1 {h['val_R1']:.1f}" if "val_R1" in h else ""))
     return run
 
-
-CONVERGED_RISE = 1.0  # points of validation Rank-1: less than this over the last quarter of training = converged
-
-
-def run_summary(run) -> dict:
-    """What a run table shows of a run's training: steps, pair passes, the epoch chosen on
-    validation and its scores, and `converged` (the best validation Rank-1 of the last quarter of
-    the epochs beats the best before it by less than CONVERGED_RISE; False with fewer than 2 epochs
-    or no validation)."""
-    import pandas as pd
-
-    hist = pd.read_csv(Path(run) / "history.csv")
-    rows = hist.to_dict("records")
-    out = {"epochs": len(rows), "steps": int(rows[-1].get("steps", 0) or 0),
-           "pair_passes": int(rows[-1].get("pair_passes", 0) or 0),
-           "best_epoch": best_epoch(rows), "converged": False, "last_quarter_rise": float("nan")}
-    if out["best_epoch"] is not None:
-        best = rows[out["best_epoch"] - 1]
-        out.update({k: best[k] for k in ("val_R1", "val_R1_global", "val_R1_local") if k in best})
-        if len(rows) >= 2:
-            q = max(1, math.ceil(len(rows) / 4))
-            val = hist["val_R1"].to_numpy()
-            out["last_quarter_rise"] = float(val[-q:].max() - val[:-q].max())
-            out["converged"] = bool(out["last_quarter_rise"] < CONVERGED_RISE)
-    return out
