@@ -78,7 +78,7 @@ def load_training_records(cfg: TrainConfig):
 
 
 def load_validation_records(cfg: TrainConfig) -> list:
-    """The 'val' split of every --data root (ids kept apart across roots, as in training), or []."""
+    """The 'val' split of every --data root (ids of different roots kept apart), or []."""
     from glalign.data.records import load_dataset
 
     if not cfg.data.validate:
@@ -87,9 +87,9 @@ def load_validation_records(cfg: TrainConfig) -> list:
     for i, root in enumerate(cfg.data.data):
         val = load_dataset(root, fmt=cfg.data.format, lang=cfg.data.lang, check_images=False,
                            masks=cfg.data.masks).split("val")
-        if len(cfg.data.data) > 1:
+        if len(cfg.data.data) > 1:  # a string: evaluation keeps ids in a flat object array
             for r in val:
-                r.pid = (i, r.pid)
+                r.pid = f"{i}:{r.pid}"
         records += val
     return records
 

@@ -85,6 +85,6 @@ def test_cli_synth(run_cli, tmp_path):
 
 def test_test_ids_sets_the_size_of_the_test_split(tmp_path):
     summary = generate_domain(tmp_path / "B", "B", n_ids=12, seed=1, test_ids=8, progress=False)
-    assert 8 <= summary["test_ids"] <= 10 and summary["train_ids"] == 12 - summary["test_ids"]
+    assert 8 <= summary["test_ids"] <= 10 and summary["train_ids"] == 12 - summary["test_ids"] - summary["val_ids"]
     with pytest.raises(GlalignError, match="test-ids"):
         generate_domain(tmp_path / "B2", "B", n_ids=12, test_ids=11, progress=False)

@@ -1,0 +1,101 @@
+"""Validation splits, epochs chosen on validation, and the converged rule (issue 28)."""
+import json
+
+import pandas as pd
+import pytest
+
+from glalign.selection import CONVERGED_RISE, best_epoch, run_summary
+
+
+def _ids(root, split):
+    rows = json.loads((root / "reid_raw.json").read_text())
+    return {r["id"] for r in rows if r["split"] == split}
+
+
+def test_validation_identities_are_disjoint_and_leave_test_as_it_was(tmp_path):
+    from glalign.data.synth import generate_domain
+
+    s = generate_domain(tmp_path / "A", "A", n_ids=40, seed=1, progress=False, val_ids=6)
+    generate_domain(tmp_path / "A0", "A", n_ids=40, seed=1, progress=False, val_ids=0)
+    train, val, test = (_ids(tmp_path / "A", k) for k in ("train", "val", "test"))
+    assert len(val) >= 6 and s["val_ids"] == len(val) and s["train_ids"] == len(train)
+    assert not (train & val) and not (train & test) and not (val & test)
+    assert test == _ids(tmp_path / "A0", "test")  # validation is carved from what was training
+    assert _ids(tmp_path / "A0", "train") == train | val
+
+
+def test_val_ids_out_of_range_is_refused(tmp_path):
+    from glalign.data.synth import generate_domain
+    from glalign.errors import GlalignError
+
+    with pytest.raises(GlalignError, match="--val-ids 39"):
+        generate_domain(tmp_path / "A", "A", n_ids=40, progress=False, val_ids=39)
+
+
+def _train(root, out, **kw):
+    from glalign.train import TrainConfig, train
+
+    cfg = TrainConfig.for_profile("tiny", data=[str(root)], lang="en", out=str(out), epochs=3, device="cpu", **kw)
+    return train(cfg, progress=False)
+
+
+def test_the_published_weights_are_the_best_validation_epoch(synth_a, tmp_path, monkeypatch):
+    """Validation Rank-1 made to fall after epoch 1: the top-level model is epoch 1's, while the
+    checkpoint training resumes from is the newest."""
+    import glalign.evaluate as ev
+
+    scores = iter([50.0, 40.0, 30.0])
+    real = ev.validation_scores
+
+    def falling(*args, **kw):
+        out = real(*args, **kw)
+        out["val_R1"] = next(scores)
+        return out
+    monkeypatch.setattr(ev, "validation_scores", falling)
+    run = _train(synth_a, tmp_path / "r")
+    hist = pd.read_csv(run / "history.csv")
+    assert hist.val_R1.tolist() == [50.0, 40.0, 30.0] and hist.val_queries.gt(0).all()
+    assert {"val_R1_global", "val_R1_local", "steps", "pair_passes"} <= set(hist.columns)
+    best = json.loads((run / "checkpoints" / "best" / "best.json").read_text())
+    assert best["epoch"] == 1 == best_epoch(hist.to_dict("records"))
+    top = (run / "model.safetensors").read_bytes()
+    assert top == (run / "checkpoints" / "best" / "model.safetensors").read_bytes()
+    assert top != (run / "checkpoints" / "epoch-0003" / "model.safetensors").read_bytes()
+    s = run_summary(run)
+    assert s["best_epoch"] == 1 and s["val_R1"] == 50.0 and s["converged"]
+    assert s["steps"] == hist.steps.iloc[-1] and s["pair_passes"] == s["steps"] * 32
+
+
+def test_without_validation_the_last_epoch_is_published(synth_a, tmp_path):
+    run = _train(synth_a, tmp_path / "r", validate=False)
+    hist = pd.read_csv(run / "history.csv")
+    assert "val_R1" not in hist and not (run / "checkpoints" / "best").exists()
+    assert (run / "model.safetensors").read_bytes() == (run / "checkpoints" / "epoch-0003" / "model.safetensors").read_bytes()
+    assert run_summary(run)["best_epoch"] is None and not run_summary(run)["converged"]
+
+
+def test_resume_keeps_choosing_on_the_whole_curve(synth_a, tmp_path):
+    from glalign.train import TrainConfig, train
+
+    cfg = TrainConfig.for_profile("tiny", data=[str(synth_a)], lang="en", out=str(tmp_path / "r"), epochs=3,
+                                  device="cpu")
+    train(cfg, progress=False, stop_after_epoch=2)
+    train(cfg, resume=True, progress=False)
+    hist = pd.read_csv(tmp_path / "r" / "history.csv")
+    assert len(hist) == 3 and hist.val_R1.notna().all()
+    best = json.loads((tmp_path / "r" / "checkpoints" / "best" / "best.json").read_text())
+    assert best["epoch"] == best_epoch(hist.to_dict("records"))
+
+
+@pytest.mark.parametrize("curve, converged", [
+    ([10, 20, 30, 40], False),             # still climbing in the last quarter
+    ([10, 30, 30.5, 30.9], True),          # less than a point over the last quarter
+    ([10, 30, 29, 28, 29, 30, 30, 32], False),  # 8 epochs: the last 2 beat the best before by 2 points
+    ([10, 30, 29, 31.5, 30, 30, 30.8, 30], True),  # ... by less than nothing: levelled off
+])
+def test_converged_rule(tmp_path, curve, converged):
+    pd.DataFrame({"epoch": range(1, len(curve) + 1), "val_R1": curve, "seconds": 1.0, "steps": 1,
+                  "pair_passes": 1}).to_csv(tmp_path / "history.csv", index=False)
+    s = run_summary(tmp_path)
+    assert s["converged"] is converged
+    assert (s["last_quarter_rise"] < CONVERGED_RISE) is converged
