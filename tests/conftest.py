@@ -32,11 +32,12 @@ def run_cli():
 
 @pytest.fixture(scope="session")
 def synth_a(tmp_path_factory):
-    """A small SynthPEDES domain A shared by the tests (read-only use)."""
+    """A small SynthPEDES domain A shared by the tests (read-only use). No validation split: two
+    identities would choose epochs by noise (tests/test_validation.py has its own domain)."""
     from glalign.data.synth import generate_domain
 
     root = tmp_path_factory.mktemp("synth") / "A"
-    generate_domain(root, "A", n_ids=24, seed=3, progress=False)
+    generate_domain(root, "A", n_ids=24, seed=3, progress=False, val_ids=0)
     return root
 
 

@@ -29,6 +29,7 @@ def test_run_folder_contents(tiny_run):
     cfg = json.loads((tiny_run / "config.json").read_text())
     assert cfg["model_type"] == "glalign" and cfg["alpha"] == 0.5 and cfg["vision_config"]["image_size"] == 48
     assert json.loads((tiny_run / "train_config.json").read_text())["optim"]["epochs"] == 4
+    # no validation split: the newest epoch is published (tests/test_validation.py: the best one)
     assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["epoch-0004", "latest"]
     assert completed_epochs(tiny_run) == 4
 

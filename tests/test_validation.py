@@ -32,6 +32,15 @@ def test_val_ids_out_of_range_is_refused(tmp_path):
         generate_domain(tmp_path / "A", "A", n_ids=40, progress=False, val_ids=39)
 
 
+@pytest.fixture(scope="module")
+def synth_val(tmp_path_factory):
+    from glalign.data.synth import generate_domain
+
+    root = tmp_path_factory.mktemp("synth") / "A"
+    generate_domain(root, "A", n_ids=24, seed=3, progress=False, val_ids=4)
+    return root
+
+
 def _train(root, out, **kw):
     from glalign.train import TrainConfig, train
 
@@ -39,7 +48,7 @@ def _train(root, out, **kw):
     return train(cfg, progress=False)
 
 
-def test_the_published_weights_are_the_best_validation_epoch(synth_a, tmp_path, monkeypatch):
+def test_the_published_weights_are_the_best_validation_epoch(synth_val, tmp_path, monkeypatch):
     """Validation Rank-1 made to fall after epoch 1: the top-level model is epoch 1's, while the
     checkpoint training resumes from is the newest."""
     import glalign.evaluate as ev
@@ -52,7 +61,7 @@ def test_the_published_weights_are_the_best_validation_epoch(synth_a, tmp_path, 
         out["val_R1"] = next(scores)
         return out
     monkeypatch.setattr(ev, "validation_scores", falling)
-    run = _train(synth_a, tmp_path / "r")
+    run = _train(synth_val, tmp_path / "r")
     hist = pd.read_csv(run / "history.csv")
     assert hist.val_R1.tolist() == [50.0, 40.0, 30.0] and hist.val_queries.gt(0).all()
     assert {"val_R1_global", "val_R1_local", "steps", "pair_passes"} <= set(hist.columns)
@@ -66,18 +75,18 @@ def test_the_published_weights_are_the_best_validation_epoch(synth_a, tmp_path, 
     assert s["steps"] == hist.steps.iloc[-1] and s["pair_passes"] == s["steps"] * 32
 
 
-def test_without_validation_the_last_epoch_is_published(synth_a, tmp_path):
-    run = _train(synth_a, tmp_path / "r", validate=False)
+def test_without_validation_the_last_epoch_is_published(synth_val, tmp_path):
+    run = _train(synth_val, tmp_path / "r", validate=False)
     hist = pd.read_csv(run / "history.csv")
     assert "val_R1" not in hist and not (run / "checkpoints" / "best").exists()
     assert (run / "model.safetensors").read_bytes() == (run / "checkpoints" / "epoch-0003" / "model.safetensors").read_bytes()
     assert run_summary(run)["best_epoch"] is None and not run_summary(run)["converged"]
 
 
-def test_resume_keeps_choosing_on_the_whole_curve(synth_a, tmp_path):
+def test_resume_keeps_choosing_on_the_whole_curve(synth_val, tmp_path):
     from glalign.train import TrainConfig, train
 
-    cfg = TrainConfig.for_profile("tiny", data=[str(synth_a)], lang="en", out=str(tmp_path / "r"), epochs=3,
+    cfg = TrainConfig.for_profile("tiny", data=[str(synth_val)], lang="en", out=str(tmp_path / "r"), epochs=3,
                                   device="cpu")
     train(cfg, progress=False, stop_after_epoch=2)
     train(cfg, resume=True, progress=False)
