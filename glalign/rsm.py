@@ -305,7 +305,9 @@ class Embedder:
 
 def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks: str = "parsing"
                        ) -> tuple[torch.Tensor, np.ndarray]:
-    """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords."""
+    """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords. A region is
+    present when it has a box and, pooled ("pool"), its mask covers at least one pixel: a part
+    the parser found nowhere (an empty mask) is absent, not an embedding pooled from zero weights."""
     from glalign.data.records import open_image
     from glalign.parsing.masks import load_label_map, patch_weights
 
@@ -326,7 +328,8 @@ def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks
                 for part, (y0, x0, y1, x1) in by_area:
                     label[y0:y1, x0:x1] = PARTS.index(part) + 1
             weights.append(patch_weights(label, embedder.grid))
-        return embedder.pooled(arrays, np.stack(weights)), present
+        weights = np.stack(weights)
+        return embedder.pooled(arrays, weights), present & (weights.sum(-1) > 0)
     crops, where = [], []
     for b, (r, a) in enumerate(zip(records, arrays)):
         for part, (y0, x0, y1, x1) in r.regions.items():
@@ -382,14 +385,20 @@ def _units(root: Path, records, lang: str, captions: str) -> dict[str, list[_Uni
     return out
 
 
+def keyword_parts(texts: list[str], lang: str) -> list[str | None]:
+    """The keyword lexicon's part of each text (lexicon_part of its noun phrases): the text-only
+    baseline of RSM and of the local protocol."""
+    from glalign.text.phrases import extract
+
+    return [lexicon_part(phrases) for phrases in extract(texts, lang)]
+
+
 def _add_lexicon(units: dict[str, list[_Unit]], lang: str) -> None:
     """The keyword-lexicon baseline's part for each long-caption sentence (short-caption units,
     noun phrases, carry theirs from extraction)."""
-    from glalign.text.phrases import extract
-
     flat = [u for us in units.values() for u in us]
-    for u, phrases in zip(flat, extract([u.text for u in flat], lang)):
-        u.lexicon = lexicon_part(phrases)
+    for u, part in zip(flat, keyword_parts([u.text for u in flat], lang)):
+        u.lexicon = part
 
 
 # ------------------------------------------------------------------ mining

@@ -59,6 +59,71 @@ def test_local_metrics_against_hand_computation():
         region_retrieval(queries, [("img3", "HEAD")] * 3, gallery, ids)
 
 
+def test_chance_rank_metrics_match_random_orders():
+    """The exact chance formulas against rank_metrics over many random orders."""
+    from glalign.local_protocol import chance_rank_metrics
+    from glalign.metrics import rank_metrics
+
+    rng = np.random.default_rng(0)
+    gallery = np.array([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8])  # 12 items; class 0 has 3, class 1 has 2
+    queries = np.array([0, 1, 2] * 4000)
+    m = rank_metrics(rng.random((len(queries), len(gallery))), queries, gallery)
+    n_rel = np.array([(gallery == q).sum() for q in queries])
+    chance = chance_rank_metrics(n_rel, np.full(len(queries), len(gallery)))
+    for k in ("R1", "R5", "R10", "mAP"):
+        assert chance[k].mean() == pytest.approx(m[k], abs=1.0), k
+    one = chance_rank_metrics([1], [4])
+    assert one["R1"][0] == pytest.approx(25.0) and one["R5"][0] == pytest.approx(100.0)
+    assert one["mAP"][0] == pytest.approx(100 * (1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+    with pytest.raises(ValueError, match="relevant"):
+        chance_rank_metrics([0], [4])
+
+
+def test_local_tests_by_hand():
+    """Part-conditioned retrieval, grounding and foils on hand-made embeddings."""
+    from glalign.local_protocol import local_tests, make_foils
+
+    # regions: img a (pid 1) HEAD, SHOES; img b (pid 1) HEAD; img c (pid 2) HEAD
+    region = np.array([[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0], [0, 0, 1.0]])
+    regions = {"image": ["a", "a", "b", "c"], "part": ["HEAD", "SHOES", "HEAD", "HEAD"], "pid": [1, 1, 1, 2],
+               "attributes": [("black",), ("red",), ("brown",), ("black",)]}
+    words = [(("colour", "black", "black"),), (("colour", "red", "red"), ("type", "shoes", "shoes")),
+             (("colour", "brown", "brown"),)]
+    q = {"image": ["a", "a", "c"], "part": ["HEAD", "SHOES", "HEAD"], "pid": [1, 1, 2],
+         "attributes": [("black",), ("red",), ("black",)], "words": list(words),
+         "text": ["He has black hair.", "He wears red shoes.", "He has brown hair."]}
+    # q0 close to a/HEAD; q1 to a/SHOES; q2 (about c/HEAD) is closest to a/HEAD, then b, then c
+    sent = np.array([[1, 0, 0], [0, 1, 0], [1, 0.05, 0.2]])
+    foil_emb = {"He has brown hair.": [0, 0, 1.0], "He has black hair.": [1, 0, 0]}
+    rows = local_tests(sent, q, region, regions, encode=lambda ts: np.array([foil_emb.get(t, [0, 0, 1.0]) for t in ts]),
+                       keyword=lambda ts: ["HEAD", None, "SHOES"])
+    get = {(r["test"], r["metric"], r["part"]): r for r in rows}
+    ident = get["retrieval (identity)", "R1", "HEAD"]
+    # HEAD gallery a, b, c: q0 (pid 1) top a -> hit; q2 (pid 2) order a, b, c -> rank 3
+    assert ident["value"] == pytest.approx(50.0) and ident["n"] == 2
+    assert ident["chance"] == pytest.approx((200 / 3 + 100 / 3) / 2)  # 2 of 3 relevant for q0, 1 of 3 for q2
+    assert ident["text_only"] == ident["chance"]
+    assert get["retrieval (identity)", "mAP", "HEAD"]["value"] == pytest.approx((100 + 100 / 3) / 2)
+    attr = get["retrieval (attribute)", "R1", "HEAD"]  # q0 black: a (black) first -> hit; q2 black: a first -> hit
+    assert attr["value"] == pytest.approx(100.0)
+    assert get["retrieval (identity)", "R1", "SHOES"]["value"] == 100.0 and get["retrieval (identity)", "R1", "OTHERS"]["n"] == 0
+    assert get["retrieval (identity)", "R1", "all"]["n"] == 3
+    g = get["grounding", "accuracy", "all"]
+    # q0 in image a: HEAD 1.0 vs SHOES 0 -> right; q1 right; q2 in image c: one region -> right
+    assert g["value"] == pytest.approx(100.0) and g["chance"] == pytest.approx((0.5 + 0.5 + 1) / 3 * 100)
+    # keyword: q0 HEAD (right), q1 none -> 1/2 of image a's two regions, q2 SHOES not in image c -> 1/1
+    assert g["text_only"] == pytest.approx((1 + 0.5 + 1) / 3 * 100)
+    colour = get["foil (colour)", "accuracy", "HEAD"]
+    # every foil embeds as [0, 0, 1]: q0's region a [1, 0, 0] prefers the true sentence, q2's region c [0, 0, 1]
+    # the foil; q1's region (SHOES) the true one
+    assert colour["n"] == 2 and colour["chance"] == 50.0 and colour["value"] == pytest.approx(50.0)
+    assert get["foil (colour)", "accuracy", "SHOES"]["value"] == 100.0
+    foils = make_foils(q["text"], q["words"], q["part"], "colour", seed=0)
+    assert all(f is not None and f[0] != t and f[1] in t and f[2] in f[0] for f, t in zip(foils, q["text"]))
+    assert make_foils(q["text"], q["words"], q["part"], "type") == [None, None, None]  # one shoe word only
+    assert get["foil (type)", "accuracy", "all"]["n"] == 0 and get["foil (type)", "accuracy", "all"]["value"] is None
+
+
 def _write_fixture(root, entries):
     (root / "imgs" / "p1").mkdir(parents=True)
     for k in range(2):
@@ -244,13 +309,71 @@ def test_evaluate_protocols_and_long_queries(longform_domain, tmp_path, run_cli)
     local = run_cli("evaluate", "--run", run, "--data", longform_domain, "--protocol", "local", "--json")
     assert local.returncode == 0, local.stderr
     out = json.loads(local.stdout)
-    assert set(out) == {"R1", "R5", "R10", "mAP", "grounding", "queries", "regions"}
+    assert {"R1", "R5", "R10", "mAP", "grounding", "queries", "regions", "absent", "unscored", "rows"} == set(out)
     assert 0 <= out["R1"] <= out["R5"] <= out["R10"] <= 100 and out["queries"] > 0
+    from glalign.local_protocol import ROW_COLUMNS, TESTS
+
+    assert {r["test"] for r in out["rows"]} == set(TESTS) and all(set(r) == set(ROW_COLUMNS) for r in out["rows"])
+    for r in out["rows"]:  # chance and the text-only baseline beside every scored metric
+        assert (r["value"] is None) == (r["chance"] is None) == (r["text_only"] is None) == (r["n"] == 0), r
+    foil = [r for r in out["rows"] if r["test"].startswith("foil") and r["part"] == "all"]
+    assert all(r["n"] > 0 and r["chance"] == 50.0 for r in foil)  # the long captions carry their attribute words
+    ground = next(r for r in out["rows"] if r["test"] == "grounding" and r["part"] == "all")
+    assert ground["text_only"] > 90  # SynthPEDES sentences name their part's keyword: text alone grounds them
+    table = run_cli("evaluate", "--run", run, "--data", longform_domain, "--protocol", "local")
+    assert table.returncode == 0 and "foil (colour)" in table.stdout and "absent regions by part" in table.stdout
     short = json.loads(run_cli("evaluate", "--run", run, "--data", longform_domain, "--json").stdout)
     long = run_cli("evaluate", "--run", run, "--data", longform_domain, "--queries", "long", "--json")
     assert long.returncode == 0, long.stderr
     # two long captions per image as two short ones: the same number of queries, other texts
     assert json.loads(long.stdout)["n_queries"] == short["n_queries"]
+
+
+def test_empty_masks_are_absent_regions(longform_domain, tmp_path):
+    """A part whose mask is empty is absent: never ranked, counted per part, its queries unscored."""
+    import shutil
+
+    from glalign.data.regions import load_regions
+    from glalign.local_protocol import evaluate_local
+    from glalign.parsing.masks import load_label_map
+
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for c in e["long_captions"]["en"]]
+    model = _tiny_clip(tmp_path / "clip", texts)
+    emptied = longform_domain / "no-shoes"
+    shutil.rmtree(emptied, ignore_errors=True)
+    shutil.copytree(longform_domain / "parsing", emptied)
+    shoes = 1 + 3  # SHOES' label id
+    for png in emptied.rglob("*.png"):
+        label = load_label_map(png)
+        label[label == shoes] = 0
+        Image.fromarray(label).save(png)
+    test = [r for r in load_regions(longform_domain) if r.split == "test"]
+    with_shoes = sum("SHOES" in r.regions for r in test)
+    shoe_sentences = sum(s.part == "SHOES" for r in test for c in r.long_captions["en"] for s in c.sentences)
+    base = evaluate_local(longform_domain, model, "en", region_mode="pool")
+    out = evaluate_local(longform_domain, model, "en", region_mode="pool", masks="no-shoes")
+    assert with_shoes > 0 and out["absent"]["SHOES"] == with_shoes and base["absent"]["SHOES"] == 0
+    assert out["regions"] == base["regions"] - with_shoes and out["unscored"]["SHOES"] == shoe_sentences > 0
+    assert out["queries"] == base["queries"] - shoe_sentences
+    assert all(r["n"] == 0 and r["value"] is None for r in out["rows"] if r["part"] == "SHOES")
+    shutil.rmtree(emptied)
+
+
+def test_region_attributes_and_sentence_words_are_read_and_checked(tmp_path):
+    from glalign.data.regions import load_regions
+
+    regions = [{"part": "HEAD", "box": [0, 2, 5, 8], "attributes": {"hat": "black hat"}},
+               {"part": "SHOES", "box": [17, 1, 20, 10]}]
+    sents = [dict(SENTS[1], words=[{"kind": "colour", "word": "black", "value": "black"},
+                                   {"kind": "type", "word": "cap", "value": "hat"}])]
+    _write_fixture(tmp_path, [_entry(0, regions, sents)])
+    rec = load_regions(tmp_path)[0]
+    assert rec.attributes == {"HEAD": {"hat": "black hat"}}
+    assert rec.long_captions["en"][0].sentences[0].words == (("colour", "black", "black"), ("type", "cap", "hat"))
+    bad = [dict(SENTS[1], words=[{"kind": "colour", "word": "bla", "value": "black"}])]  # not a whole word of it
+    (tmp_path / "regions.json").write_text(json.dumps([_entry(0, regions, bad)]))
+    with pytest.raises(DataError, match=r"regions.json#0 en caption 0 sentence 0 word 0: 'bla' does not occur"):
+        load_regions(tmp_path)
 
 
 def test_global_tower_embeds_like_the_runs_global_branch(longform_domain, tmp_path):

@@ -28,12 +28,13 @@ import numpy as np
 from glalign import PARTS
 from glalign.data.synth_captions import PART_OF, VI_VERB, _en_phrase, _join_en, _join_vi, _vi_phrase, mentions_for
 from glalign.data.synth_people import Conditions, Person
+from glalign.data.regions import word_span
 from glalign.errors import GlalignError
 from glalign.io import write_json
 from glalign.parsing.masks import load_label_map, part_boxes
 
 LONG_STYLES = ("head_to_toe", "scene_first", "detailed")
-LONGFORM_VERSION = 1  # bump when the written text changes: cached regions.json files are rewritten
+LONGFORM_VERSION = 2  # bump when the written text changes: cached regions.json files are rewritten
 MARKER = "regions.synth.json"
 MIN_WORDS, MAX_WORDS = 60, 150
 
@@ -87,7 +88,22 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
         pron, poss = ("Cô ấy", "của cô ấy") if she else ("Anh ấy", "của anh ấy")
     fill = {"P": pron, "p": pron.lower() if lang == "en" else pron[0].lower() + pron[1:], "poss": poss,
             "Poss": poss.capitalize()}
-    phrase = (lambda m, **kw: _en_phrase(m, rng, **kw)[0]) if lang == "en" else (lambda m, **kw: _vi_phrase(m, rng)[0])
+    used: list[dict] = []  # the attribute words of the phrases written since the last sentence
+
+    def phrase(m, **kw):
+        text, words = _en_phrase(m, rng, **kw) if lang == "en" else _vi_phrase(m, rng)
+        if words.get("colour") and m.get("colour"):
+            used.append({"kind": "colour", "word": words["colour"], "value": m["colour"]})
+        if m["slot"] not in ("hair", "glasses"):  # garment and accessory types (hair and glasses are no garment)
+            used.append({"kind": "type", "word": words["noun"], "value": m["type"]})
+        return text
+
+    def sentence(text: str, part: str) -> dict:
+        """The sentence with the attribute words it uses; words not in it wait for the next."""
+        words = [w for w in used if word_span(text, w["word"])]
+        used[:] = [w for w in used if w not in words]
+        return {"text": text, "part": part, "words": words}
+
     by_slot = {m["slot"]: m for m in mentions if PART_OF[m["slot"]] in present}
     out = []
     head = [by_slot[s] for s in ("hair", "hat", "glasses") if s in by_slot]
@@ -98,36 +114,36 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
             hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
             rest_txt = _join_en([phrase(m) for m in rest])
             if style == "detailed" and hair and rest:
-                out += [{"text": hair_txt + ".", "part": "HEAD"},
-                        {"text": f"On {poss} head {fill['p']} also wears {rest_txt}.", "part": "HEAD"}]
+                out += [sentence(hair_txt + ".", "HEAD"),
+                        sentence(f"On {poss} head {fill['p']} also wears {rest_txt}.", "HEAD")]
             else:
                 text = " and wears ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} wears {rest_txt}") if x)
-                out.append({"text": text + ".", "part": "HEAD"})
+                out.append(sentence(text + ".", "HEAD"))
         else:
             hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
             rest_txt = _join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
             if style == "detailed" and hair and rest:
-                out += [{"text": hair_txt + ".", "part": "HEAD"},
-                        {"text": f"Trên đầu, {fill['p']} còn {rest_txt}.", "part": "HEAD"}]
+                out += [sentence(hair_txt + ".", "HEAD"),
+                        sentence(f"Trên đầu, {fill['p']} còn {rest_txt}.", "HEAD")]
             else:
                 text = " và ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} {rest_txt}") if x)
-                out.append({"text": text + ".", "part": "HEAD"})
+                out.append(sentence(text + ".", "HEAD"))
     for slot, part in (("upper", "UPPERBODY"), ("lower", "LOWERBODY"), ("shoes", "SHOES")):
         m = by_slot.get(slot)
         if m is None:
             continue
         frame = _pick(rng, (EN_FRAMES if lang == "en" else VI_FRAMES)[part])
-        out.append({"text": frame.format(x=phrase(m), **fill), "part": part})
+        out.append(sentence(frame.format(x=phrase(m), **fill), part))
         if slot == "upper" and style == "detailed":
             long = m.get("long_sleeves")
             text = (f"The top has {'long' if long else 'short'} sleeves." if lang == "en"
                     else f"Chiếc áo có tay {'dài' if long else 'ngắn'}.")
-            out.append({"text": text, "part": part})
+            out.append(sentence(text, part))
     acc = by_slot.get("accessory")
     if acc is not None:
         text = (f"{pron} {EN_ACC_VERB[acc['type']]} {phrase(acc)}." if lang == "en"
                 else f"{pron} {VI_VERB[acc['type']]} một chiếc {phrase(acc)}.")
-        out.append({"text": text, "part": "OTHERS"})
+        out.append(sentence(text, "OTHERS"))
     return out
 
 
@@ -181,6 +197,20 @@ def long_caption(person: Person, cond: Conditions, present: set[str], lang: str,
     return {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
 
 
+def region_attributes(mentions: list[dict], present: set[str]) -> dict[str, dict[str, str]]:
+    """Each present part's annotated look, slot -> canonical value ("long black hair", "red
+    striped white t-shirt"): what the local protocol's attribute relevance compares."""
+    out: dict[str, dict[str, str]] = {}
+    for m in mentions:
+        part = PART_OF[m["slot"]]
+        if part in present:
+            pattern = m.get("pattern", "plain")
+            look = [m.get("length"), m.get("colour"), None if pattern == "plain" else f"{m['pattern_colour']} {pattern}",
+                    m["type"]]
+            out.setdefault(part, {})[m["slot"]] = " ".join(str(x) for x in look if x)
+    return out
+
+
 def add_longform(root, seed: int = 0, n_captions: int = 2) -> Path:
     """Write ROOT/regions.json for a generated SynthPEDES domain (atomic, deterministic) and
     return its path; a no-op when ROOT/regions.synth.json says it was made with these settings.
@@ -209,13 +239,14 @@ def add_longform(root, seed: int = 0, n_captions: int = 2) -> Path:
         label = load_label_map(root / "parsing" / Path(rel).with_suffix(".png"))
         boxes = {p: b for p, b in part_boxes(label).items() if b is not None}
         person, cond = Person(**attributes[str(e["id"])]), Conditions(**conditions[rel])
-        caps = {}
+        caps, looks = {}, region_attributes(mentions_for(person, cond), set(boxes))
         for lang in ("en", "vi"):
             rng = _seeded(seed, rel, lang)
             styles = rng.choice(len(LONG_STYLES), size=n_captions, replace=n_captions > len(LONG_STYLES))
             caps[lang] = [long_caption(person, cond, set(boxes), lang, LONG_STYLES[int(s)], rng) for s in styles]
         out.append({"file_path": rel, "id": e["id"], "split": e["split"],
-                    "regions": [{"part": p, "box": list(boxes[p])} for p in PARTS if p in boxes],
+                    "regions": [{"part": p, "box": list(boxes[p]), "attributes": looks.get(p, {})}
+                                for p in PARTS if p in boxes],
                     "long_captions": caps})
     write_json(path, out, indent=None)
     write_json(marker, made)
