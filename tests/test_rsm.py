@@ -277,11 +277,32 @@ def test_train_with_mined_supervision(longform_domain, tmp_path):
     records, phrases, weights = load_training_records(cfg)
     pairs = json.loads((longform_domain / "rsm_pairs.en.short.json").read_text())["pairs"]
     assert weights and all(w >= 0.0 for d in weights.values() for w in d.values())
+    from glalign.data.torchdata import pair_key
+
     some = pairs[0]
-    caption = next(r for r in records if r.file_path == some["file_path"]).captions[some["caption"]]
-    assert some["text"] in phrases[caption][some["part"]]
+    rec = next(r for r in records if r.file_path == some["file_path"])
+    assert some["text"] in phrases[pair_key(rec, some["caption"])][some["part"]]
     run = train(cfg, progress=False)
     assert pd.read_csv(run / "history.csv").local_loss.notna().all()
+
+
+def test_mined_pairs_are_keyed_by_image_and_caption_not_text(tmp_path):
+    """Two images with one caption text keep their own mined pairs (keyed by caption text they merged)."""
+    from glalign.data.records import Record
+    from glalign.data.torchdata import pair_key
+    from glalign.train import mined_phrases
+
+    same = "a man in a red jacket and black shoes"
+    recs = [Record(tmp_path / "imgs" / f"p/{k}.png", f"p/{k}.png", k, [same, "other"], "train") for k in range(2)]
+    pairs = [{"file_path": "p/0.png", "caption": 0, "text": "red jacket", "part": "UPPERBODY", "reliability": 0.4},
+             {"file_path": "p/1.png", "caption": 0, "text": "black shoes", "part": "SHOES", "reliability": 0.2},
+             {"file_path": "p/1.png", "caption": 0, "text": "a man", "part": "UPPERBODY", "reliability": 0.1}]
+    (tmp_path / "rsm_pairs.en.short.json").write_text(json.dumps({"pairs": pairs}))
+    phrases, weights = mined_phrases(tmp_path, recs, "en")
+    assert phrases[pair_key(recs[0], 0)] == {"UPPERBODY": "red jacket"}
+    assert phrases[pair_key(recs[1], 0)] == {"SHOES": "black shoes", "UPPERBODY": "a man"}
+    assert weights[pair_key(recs[0], 0)] == {"UPPERBODY": 0.4} and same not in phrases
+    assert pair_key(recs[0], 1) not in phrases  # caption 1 of image 0 mined nothing
 
 
 def test_weighted_local_loss_ignores_zero_weight_pairs():
