@@ -280,27 +280,28 @@ class Embedder:
     @torch.inference_mode()
     def texts(self, texts: list[str], lang: str | None = None, batch: int = 256) -> torch.Tensor:
         """(N, d) embeddings; each distinct text is encoded once (noun phrases such as "black
-        shoes" recur across thousands of captions)."""
+        shoes" recur across thousands of captions). A text longer than the tower's context is read
+        whole, by sentence chunks pooled (glalign.text.longtext), with a warning if a sentence is cut."""
+        from glalign.text.longtext import encode_whole
+
         distinct = list(dict.fromkeys(texts))
         if len(distinct) < len(texts):
             row = {t: i for i, t in enumerate(distinct)}
             return self.texts(distinct, lang, batch)[[row[t] for t in texts]]
+        view = None
         if self.kind == "glalign" and lang is not None:
             from glalign.model.factory import text_view_for
 
             view = text_view_for(self.text_kind, lang, texts)  # PhoBERT reads word-segmented Vietnamese
-            texts = [view(t) for t in texts] if view else texts
-        out = []
-        for i in range(0, len(texts), batch):
-            tok = self.tokenizer(texts[i:i + batch], padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.device)
+
+        def encode(ids, mask):
+            ids, mask = ids.to(self.device), mask.to(self.device)
             if self.kind == "glalign":
-                encode = self.model.encode_text if self.tower == "global" else self.model.encode_phrase_text
-                out.append(encode(tok["input_ids"], tok["attention_mask"]).float().cpu())
-            else:
-                f = self.model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
-                out.append(F.normalize(getattr(f, "pooler_output", f), dim=-1).float().cpu())
-        return torch.cat(out) if out else torch.zeros(0, 1)
+                return (self.model.encode_text if self.tower == "global" else self.model.encode_phrase_text)(ids, mask)
+            f = self.model.get_text_features(input_ids=ids, attention_mask=mask)
+            return F.normalize(getattr(f, "pooler_output", f), dim=-1)
+
+        return encode_whole(texts, self.tokenizer, self.max_length, encode, lang or "en", view, batch=batch)
 
 
 def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks: str = "parsing"

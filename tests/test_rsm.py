@@ -499,3 +499,47 @@ def test_workspace_rsm_run_is_its_own_cached_run(micro_workspace):
     assert sc.n_queries > 0
     local = ws.evaluate_local("SE1", local_supervision="rsm", queries="long", init="scratch")
     assert 0 <= local["R1"] <= local["R10"] <= 100 and 0 <= local["grounding"] <= 100
+
+
+def test_long_texts_are_read_whole_by_sentence_chunks(tmp_path):
+    """A text over the context is packed into sentence chunks that each fit, every word kept, and
+    pooled; a text that fits is encoded as before; only a sentence longer than the context warns."""
+    import warnings
+
+    import torch
+    import torch.nn.functional as F
+
+    from glalign.text.longtext import chunk_texts, encode_whole
+    from glalign.text.tokenizers import train_tokenizer
+
+    sentences = ["She has long black hair.", "She is wearing a red jacket on top.", "Below the waist she wears blue jeans.",
+                 "On her feet she wears white sneakers.", "The woman is walking near a bus stop."]
+    tok = train_tokenizer(sentences * 3, "clip", vocab_size=300)
+    long, short = " ".join(sentences), sentences[0]
+    n_tokens = len(tok(long)["input_ids"])
+    max_length = 20
+    assert n_tokens > max_length  # would be cut
+    chunks, owner, cut = chunk_texts([short, long], tok, max_length)
+    assert chunks[0] == short and list(owner) == [0] + [1] * (len(chunks) - 1) and len(chunks) > 2 and cut == 0
+    assert " ".join(chunks[1:]) == long  # every word, in order
+    assert all(len(tok(c)["input_ids"]) <= max_length for c in chunks)
+    torch.manual_seed(0)
+    table = torch.randn(len(tok), 8)
+
+    def encode(ids, mask):  # a bag of tokens: what is cut changes the embedding
+        return F.normalize((table[ids] * mask[..., None]).sum(1), dim=-1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is cut: no warning
+        emb = encode_whole([short, long], tok, max_length, encode)
+    one = tok([short], return_tensors="pt")
+    assert torch.allclose(emb[0], encode(one["input_ids"], one["attention_mask"])[0], atol=1e-6)
+    parts = tok(chunks[1:], padding=True, return_tensors="pt")
+    want = F.normalize(encode(parts["input_ids"], parts["attention_mask"]).mean(0), dim=-1)
+    assert torch.allclose(emb[1], want, atol=1e-5)
+    cut_once = tok([long], truncation=True, max_length=max_length, return_tensors="pt")
+    assert not torch.allclose(emb[1], encode(cut_once["input_ids"], cut_once["attention_mask"])[0], atol=1e-3)
+    over = sum(len(tok(s)["input_ids"]) > 8 for s in sentences)
+    assert 0 < over < len(sentences)
+    with pytest.warns(UserWarning, match=rf"{over} text sentence\(s\) are longer than the text tower's 8 tokens"):
+        encode_whole([long], tok, 8, encode)
