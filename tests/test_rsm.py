@@ -182,7 +182,7 @@ def longform_domain(tmp_path_factory):
 
 def test_add_longform_captions_cover_regions(longform_domain, tmp_path):
     from glalign.data.regions import load_regions
-    from glalign.data.synth_longform import add_longform
+    from glalign.data.synth_longform import MAX_WORDS, MIN_WORDS, add_longform
 
     path, marker = longform_domain / "regions.json", longform_domain / "regions.synth.json"
     first, stamp = path.read_bytes(), path.stat().st_mtime_ns
@@ -200,7 +200,7 @@ def test_add_longform_captions_cover_regions(longform_domain, tmp_path):
     for r in recs:
         for lang in ("en", "vi"):
             for cap in r.long_captions[lang]:
-                assert 60 <= len(cap.text.split()) <= 150, cap.text
+                assert MIN_WORDS - 5 <= len(cap.text.split()) <= MAX_WORDS, cap.text
                 parts = {s.part for s in cap.sentences}
                 assert set(r.regions) <= parts, (r.file_path, lang, cap.text)
                 assert None in parts  # pose / action / setting sentences too
