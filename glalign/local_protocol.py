@@ -26,7 +26,7 @@ frequency of its words):
 - foil (colour) / foil (type): the one visual test. The query's region is compared with the true
   sentence and with the same sentence whose first colour (or garment type) word is swapped for
   another of the data's words of that kind (types: of the same part), one that names none of the
-  sentence's own values; correct when the true sentence is closer (a tie counts half). Chance
+  sentence's own values, drawn as often as the data use it; correct when the true sentence is closer (a tie counts half). Chance
   50%. Text-only: the sentence whose swapped word is the more frequent one among the evaluated
   sentences' attribute words (a language prior; a tie counts half). Needs the sentences'
   `words` (long queries); other queries are left out of the foil rows.
@@ -148,14 +148,18 @@ def make_foils(texts: list[str], words: list[tuple], parts: list[str], kind: str
     """Per sentence, (foil text, true word, foil word) with its first `kind` word swapped, or None
     (no such word, or no candidate). Candidates are the words of that kind the sentences use
     (types: sentences of the same part) that name none of this sentence's `kind` values, are not
-    in it already and are not this word; one is drawn per sentence (seeded)."""
+    in it already and are not this word; one is drawn per sentence (seeded), in proportion to how
+    often the sentences use it, so that true and foil words come from one distribution and a
+    word-frequency prior cannot tell them apart beyond chance."""
     from glalign.data.regions import word_span
 
     names: dict[tuple, dict[str, set]] = {}  # vocabulary scope -> word -> the values it names
+    uses: Counter = Counter()
     for ws, part in zip(words, parts):
         for k, w, v in ws:
             if k == kind:
                 names.setdefault(part if kind == "type" else None, {}).setdefault(w, set()).add(v)
+                uses[w] += 1
     rng = np.random.default_rng(seed)
     out = []
     for text, ws, part in zip(texts, words, parts):
@@ -169,7 +173,8 @@ def make_foils(texts: list[str], words: list[tuple], parts: list[str], kind: str
         if not cands:
             out.append(None)
             continue
-        true, foil = mine[0][0], cands[int(rng.integers(len(cands)))]
+        p = np.array([uses[w] for w in cands], float)
+        true, foil = mine[0][0], cands[int(rng.choice(len(cands), p=p / p.sum()))]
         a, b = word_span(text, true)
         out.append((text[:a] + foil + text[b:], true, foil))
     return out

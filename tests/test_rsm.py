@@ -94,8 +94,7 @@ def test_local_tests_by_hand():
          "text": ["He has black hair.", "He wears red shoes.", "He has brown hair."]}
     # q0 close to a/HEAD; q1 to a/SHOES; q2 (about c/HEAD) is closest to a/HEAD, then b, then c
     sent = np.array([[1, 0, 0], [0, 1, 0], [1, 0.05, 0.2]])
-    foil_emb = {"He has brown hair.": [0, 0, 1.0], "He has black hair.": [1, 0, 0]}
-    rows = local_tests(sent, q, region, regions, encode=lambda ts: np.array([foil_emb.get(t, [0, 0, 1.0]) for t in ts]),
+    rows = local_tests(sent, q, region, regions, encode=lambda ts: np.array([[0, 0, 1.0]] * len(ts)),
                        keyword=lambda ts: ["HEAD", None, "SHOES"])
     get = {(r["test"], r["metric"], r["part"]): r for r in rows}
     ident = get["retrieval (identity)", "R1", "HEAD"]
@@ -121,6 +120,12 @@ def test_local_tests_by_hand():
     foils = make_foils(q["text"], q["words"], q["part"], "colour", seed=0)
     assert all(f is not None and f[0] != t and f[1] in t and f[2] in f[0] for f, t in zip(foils, q["text"]))
     assert make_foils(q["text"], q["words"], q["part"], "type") == [None, None, None]  # one shoe word only
+    # foil words are drawn as often as the data use them: "black" (2 uses) twice as often as "red" for "brown"
+    many = [("He has brown hair.", (("colour", "brown", "brown"),))] * 3000
+    used = (("colour", "black", "black"),) * 2 + (("colour", "red", "red"),)
+    drawn = make_foils([t for t, _ in many] + ["black hair, black shoes, a red hat"], [w for _, w in many] + [used], ["HEAD"] * 3001, "colour")
+    share = np.mean([f[2] == "black" for f in drawn[:3000]])
+    assert share == pytest.approx(2 / 3, abs=0.03)
     assert get["foil (type)", "accuracy", "all"]["n"] == 0 and get["foil (type)", "accuracy", "all"]["value"] is None
 
 

@@ -26,7 +26,7 @@ def _token_counts(tokenizer, texts: list[str]) -> list[int]:
     of sentences joined by a space add up)."""
     if not texts:
         return []
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
 
 
 def warn_if_cut(texts: list[str], tokenizer, max_length: int, what: str) -> int:
