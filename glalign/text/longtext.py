@@ -35,7 +35,7 @@ def warn_if_cut(texts: list[str], tokenizer, max_length: int, what: str) -> int:
     cut = sum(n > max_length - specials for n in _token_counts(tokenizer, texts))
     if cut:
         warnings.warn(f"{cut} {what} are longer than the text tower's {max_length} tokens and are cut at it",
-                      stacklevel=3)
+                      stacklevel=2)
     return cut
 
 
@@ -80,7 +80,7 @@ def encode_whole(texts: list[str], tokenizer, max_length: int, encode, lang: str
     if cut:
         warnings.warn(f"{cut} {where} sentence(s) are longer than the text tower's {max_length} tokens and are "
                       "cut at it (longer texts are read sentence by sentence; split such sentences to keep every "
-                      "word)", stacklevel=3)
+                      "word)", stacklevel=2)
     outs = []
     for start in range(0, len(chunks), batch):
         tok = tokenizer(chunks[start:start + batch], padding=True, truncation=True, max_length=max_length,
