@@ -133,7 +133,8 @@ def cmd_evaluate(args) -> int:
 
 
 def _evaluate_local(args) -> int:
-    """The local protocol: long-caption sentences retrieve / ground their region (regions.json)."""
+    """The local protocol (glalign.local_protocol): part-conditioned region retrieval, grounding
+    and attribute foils, per part, each beside its chance and a text-only baseline."""
     from glalign.local_protocol import evaluate_local
 
     model = args.run or args.image_encoder
@@ -143,9 +144,12 @@ def _evaluate_local(args) -> int:
     lang = args.lang or "en"
     out = evaluate_local(args.data, model, lang=lang, split=args.split, region_mode=args.region_mode,
                          device=args.device, masks=args.masks, queries=args.queries or "long")
-    keys = ("R1", "R5", "R10", "mAP", "grounding", "queries", "regions")
-    print(json.dumps({k: out[k] for k in keys}) if args.json else
-          "  ".join(f"{k}={out[k]:.2f}" if isinstance(out[k], float) else f"{k}={out[k]}" for k in keys))
+    if args.json:  # one object: the headline numbers, the per-part rows, absent regions
+        print(json.dumps(out))
+    else:
+        from glalign.local_protocol import format_table
+
+        print(format_table(out))
     return 0
 
 
@@ -383,8 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     ev.add_argument("--masks", default="parsing", help="folder of part label maps under DIR (default: parsing)")
     ev.add_argument("--protocol", choices=("global", "local"), default="global",
-                    help="global: image retrieval (R1/5/10, mAP, mINP); local: a sentence retrieves its region "
-                         "among all gallery regions, and grounds it in its image (regions.json)")
+                    help="global: image retrieval (R1/5/10, mAP, mINP); local (regions.json): a sentence retrieves "
+                         "regions of its part (identity and attribute relevance), grounds its region in its "
+                         "image, and beats attribute foils; per part, beside chance and a text-only baseline")
     ev.add_argument("--queries", choices=("short", "long"),
                     help="the dataset's short captions (default of the global protocol), or the long-form "
                          "captions of regions.json (default of the local protocol: their sentences; short: "

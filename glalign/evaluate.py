@@ -81,17 +81,22 @@ def encode_gallery(model, images: list, store, region_mode: str, batch_size: int
 
 @torch.no_grad()
 def encode_queries(model, tokenizer, captions: list[str], phrase_dicts: list[dict], max_length: int,
-                   text_view=None, batch_size: int = 256, progress: bool = True) -> QueryEmbeddings:
+                   text_view=None, batch_size: int = 256, progress: bool = True, lang: str = "en") -> QueryEmbeddings:
+    """Global and part-phrase embeddings of the queries. A caption longer than max_length tokens is
+    read whole, sentence chunk by chunk and pooled (glalign.text.longtext), never cut silently."""
     from glalign.data.torchdata import tokenize_phrases
+    from glalign.text.longtext import encode_whole, warn_if_cut
 
     device = model.logit_scale.device
     view = text_view or (lambda t: t)
     outs_g, outs_p, outs_pr = [], [], []
     for start in tqdm(range(0, len(captions), batch_size), desc="queries", unit="batch", disable=not progress,
                       leave=False):
-        caps = [view(c) for c in captions[start:start + batch_size]]
-        tok = tokenizer(caps, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        g = model.encode_text(tok["input_ids"].to(device), tok["attention_mask"].to(device))
+        caps = captions[start:start + batch_size]
+        g = encode_whole(caps, tokenizer, max_length, lambda ids, mask: model.encode_text(ids.to(device), mask.to(device)),
+                         lang, text_view, batch=batch_size, where="query").to(device)
+        part_texts = [view(v) for d in phrase_dicts[start:start + batch_size] for v in d.values()]
+        warn_if_cut(part_texts, tokenizer, max_length, "part phrase(s) of the queries")
         ph = tokenize_phrases(phrase_dicts[start:start + batch_size], tokenizer, max_length, text_view)
         if "phrase_ids" in ph:
             emb = model.encode_phrases(ph["phrase_ids"].to(device), ph["phrase_mask"].to(device),
@@ -188,7 +193,8 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     phrase_dicts = [part_phrases(p) for p in extracted]
     view = text_view_for(cfg.text_kind, lang, captions)
     queries = sharded(len(captions), lambda sl: encode_queries(model, tokenizer, captions[sl], phrase_dicts[sl],
-                                                               cfg.max_length, view, progress=progress))
+                                                               cfg.max_length, view, progress=progress,
+                                                               lang=lang))
     if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
         gsim = (queries.global_ @ gallery.global_.t()).numpy()
         lsim = local_similarity(queries, gallery).numpy()

@@ -2,26 +2,52 @@
 protocol is not published, so it is defined here and in results/paper/NOTES.md).
 
 Queries are the sentences whose ground truth names a region (regions.json), or with short queries
-the short captions' noun phrases whose annotated part is a region of the image; the gallery is
-every region of every gallery image, each an item whose id is (image, part).
+the short captions' noun phrases whose annotated part is a region of the image. A region is an
+item whose id is (image, part); it is *present* when it has a box and, with pooled regions, its
+mask covers a pixel. Absent regions (a part the parser found nowhere) are counted per part and
+never ranked; a query whose own region is absent cannot be scored and is counted, not scored.
 
-(a) region retrieval: a sentence ranks all gallery regions; its one correct item is the region
-    it describes. R1/R5/R10 and mAP (with one relevant item, mAP equals the mean reciprocal
-    rank) come from glalign.metrics.rank_metrics.
-(b) grounding accuracy: given the right image, the sentence picks the most similar of that
-    image's regions; accuracy is the share that pick the described region, i.e. R1 of
-    rank_metrics with the other images' regions masked out.
+Every test is reported per part (the query's region) and over all parts, each beside its
+**chance** (the expected value under a random order, exact, not sampled) and a **text-only**
+baseline (what the text alone achieves: the keyword lexicon's part of the sentence, or the
+frequency of its words):
+
+- retrieval (identity) / retrieval (attribute): part-conditioned region retrieval. A query ranks
+  the present regions *of its own part* over all gallery images; relevant are those of the same
+  person (identity) or with the same annotated look (attribute: the regions' `attributes` in
+  regions.json are equal). R1/R5/R10 and mAP from glalign.metrics.rank_metrics. The text-only
+  baseline equals chance: the gallery is one part, and a text-only scorer gives all its regions
+  one score.
+- grounding: the image is given; the query picks the most similar of that image's present
+  regions; accuracy is the share that pick their own region. Chance: 1 / the image's regions.
+  Text-only: the region of the part the keyword lexicon finds in the sentence (a random region
+  when it finds none the image has); on SynthPEDES this is near 100%, so grounding shows that
+  a model routes by part, not that it sees.
+- foil (colour) / foil (type): the one visual test. The query's region is compared with the true
+  sentence and with the same sentence whose first colour (or garment type) word is swapped for
+  another of the data's words of that kind (types: of the same part), one that names none of the
+  sentence's own values, drawn as often as the data use it; correct when the true sentence is closer (a tie counts half). Chance
+  50%. Text-only: the sentence whose swapped word is the more frequent one among the evaluated
+  sentences' attribute words (a language prior; a tie counts half). Needs the sentences'
+  `words` (long queries); other queries are left out of the foil rows.
 
 Embeddings are compared by cosine similarity; ties go to the lower gallery index, as in
 glalign.metrics."""
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from glalign import PARTS
-from glalign.metrics import rank_metrics
+from glalign.metrics import first_correct_rank, rank_metrics
+
+TESTS = ("retrieval (identity)", "retrieval (attribute)", "grounding", "foil (colour)", "foil (type)")
+RANK_KEYS = ("R1", "R5", "R10", "mAP")
+FOIL_KINDS = ("colour", "type")
+ROW_COLUMNS = ("test", "metric", "part", "value", "chance", "text_only", "n")
 
 
 def _ids_to_ints(region_ids, sentence_targets) -> tuple[np.ndarray, np.ndarray]:
@@ -44,37 +70,225 @@ def _cosine(a, b) -> np.ndarray:
 
 
 def region_retrieval(sentence_emb, sentence_targets, region_emb, region_ids) -> dict:
-    """R1, R5, R10, mAP (percent) of sentences (Q, d) retrieving their region among all
-    gallery regions (G, d); sentence_targets[i] is the id (e.g. (file_path, part)) of the
-    region sentence i describes, region_ids the gallery regions' ids."""
+    """R1, R5, R10, mAP (percent) of sentences (Q, d) retrieving their one region among all
+    gallery regions (G, d); sentence_targets[i] is the id (e.g. (file_path, part)) of the region
+    sentence i describes, region_ids the gallery regions' ids."""
     g, q = _ids_to_ints(list(region_ids), list(sentence_targets))
     m = rank_metrics(_cosine(sentence_emb, region_emb), q, g)
-    return {k: m[k] for k in ("R1", "R5", "R10", "mAP")}
+    return {k: m[k] for k in RANK_KEYS}
+
+
+def _grounding_correct(sim: np.ndarray, q: np.ndarray, g: np.ndarray, images: np.ndarray) -> np.ndarray:
+    sim = sim.copy()
+    sim[images[None, :] != images[q][:, None]] = -np.inf  # the right image is given
+    return first_correct_rank(sim, q, g)[0] == 1
 
 
 def grounding_accuracy(sentence_emb, sentence_targets, region_emb, region_ids, region_images) -> float:
     """Percent of sentences that, among the regions of their target's image only, are most
     similar to their target region. region_images[j] is the image of gallery region j."""
-    region_ids, targets = list(region_ids), list(sentence_targets)
-    g, q = _ids_to_ints(region_ids, targets)
+    g, q = _ids_to_ints(list(region_ids), list(sentence_targets))
     images = np.asarray([str(i) for i in region_images])
+    return float(_grounding_correct(_cosine(sentence_emb, region_emb), q, g, images).mean() * 100)
+
+
+# ------------------------------------------------------------------ chance and baselines
+def chance_rank_metrics(n_relevant, gallery_size) -> dict[str, np.ndarray]:
+    """Per query, the expected R1/R5/R10/mAP (percent) of a uniformly random order of a gallery
+    of `gallery_size` items of which `n_relevant` (>= 1) are relevant. R@K = 1 - C(G-n, K)/C(G, K)
+    (K capped at G, as rank_metrics caps it); E[AP] = (H_G + (n-1)/(G-1) (G - H_G)) / G, H_G the
+    harmonic number: a relevant item at rank r (uniform) has (n-1)(r-1)/(G-1) others above it."""
+    from scipy.special import digamma
+
+    n, g = np.asarray(n_relevant, float), np.asarray(gallery_size, float)
+    if (n < 1).any() or (n > g).any():
+        raise ValueError("every query needs 1 <= relevant items <= gallery size")
+    out = {}
+    for key, k in (("R1", 1), ("R5", 5), ("R10", 10)):
+        miss = np.ones_like(g)
+        for i in range(k):
+            miss *= np.where(i < g, np.clip(g - n - i, 0, None) / np.maximum(g - i, 1), 0.0)
+        out[key] = 100 * (1 - miss)
+    harmonic = digamma(g + 1) + np.euler_gamma
+    others = np.where(g > 1, (n - 1) / np.maximum(g - 1, 1), 0.0)
+    out["mAP"] = 100 * (harmonic + others * (g - harmonic)) / g
+    return out
+
+
+def part_conditioned_retrieval(sentence_emb, query_parts, query_labels, region_emb, region_parts,
+                               region_labels) -> dict[str, dict]:
+    """Per part: queries of that part rank the gallery regions of that part; relevant are regions
+    whose label equals the query's (a person id for identity relevance, an attribute key for
+    attribute relevance). A label None (unknown) leaves the query or region out. Returns
+    {part: {"n": queries, "value": {R1..mAP}, "chance": {R1..mAP}}} (value/chance None when n = 0)."""
     sim = _cosine(sentence_emb, region_emb)
-    sim[images[None, :] != images[q][:, None]] = -np.inf  # the right image is given
-    return float(rank_metrics(sim, q, g, max_rank=1)["R1"])
+    q_parts, r_parts = np.asarray(query_parts, object), np.asarray(region_parts, object)
+    q_known = np.array([x is not None for x in query_labels], bool)
+    r_known = np.array([x is not None for x in region_labels], bool)
+    out = {}
+    for part in PARTS:
+        qi = np.flatnonzero((q_parts == part) & q_known)
+        gi = np.flatnonzero((r_parts == part) & r_known)
+        if not len(qi):
+            out[part] = {"n": 0, "value": None, "chance": None}
+            continue
+        codes = {}
+        g_lab = np.array([codes.setdefault(region_labels[j], len(codes)) for j in gi])
+        q_lab = np.array([codes.get(query_labels[i], -1) for i in qi])
+        m = rank_metrics(sim[np.ix_(qi, gi)], q_lab, g_lab)  # a label with no gallery region raises
+        n_rel = (g_lab[None, :] == q_lab[:, None]).sum(1)
+        chance = chance_rank_metrics(n_rel, np.full(len(qi), len(gi)))
+        out[part] = {"n": len(qi), "value": {k: float(m[k]) for k in RANK_KEYS},
+                     "chance": {k: float(chance[k].mean()) for k in RANK_KEYS}}
+    return out
+
+
+def make_foils(texts: list[str], words: list[tuple], parts: list[str], kind: str, seed: int = 0
+               ) -> list[tuple[str, str, str] | None]:
+    """Per sentence, (foil text, true word, foil word) with its first `kind` word swapped, or None
+    (no such word, or no candidate). Candidates are the words of that kind the sentences use
+    (types: sentences of the same part) that name none of this sentence's `kind` values, are not
+    in it already and are not this word; one is drawn per sentence (seeded), in proportion to how
+    often the sentences use it, so that true and foil words come from one distribution and a
+    word-frequency prior cannot tell them apart beyond chance."""
+    from glalign.data.regions import word_span
+
+    names: dict[tuple, dict[str, set]] = {}  # vocabulary scope -> word -> the values it names
+    uses: Counter = Counter()
+    for ws, part in zip(words, parts):
+        for k, w, v in ws:
+            if k == kind:
+                names.setdefault(part if kind == "type" else None, {}).setdefault(w, set()).add(v)
+                uses[w] += 1
+    rng = np.random.default_rng(seed)
+    out = []
+    for text, ws, part in zip(texts, words, parts):
+        mine = [(w, v) for k, w, v in ws if k == kind]
+        if not mine:
+            out.append(None)
+            continue
+        values = {v for _, v in mine}
+        vocab = names.get(part if kind == "type" else None, {})
+        cands = sorted(w for w, vs in vocab.items() if not vs & values and word_span(text, w) is None)
+        if not cands:
+            out.append(None)
+            continue
+        p = np.array([uses[w] for w in cands], float)
+        true, foil = mine[0][0], cands[int(rng.choice(len(cands), p=p / p.sum()))]
+        a, b = word_span(text, true)
+        out.append((text[:a] + foil + text[b:], true, foil))
+    return out
+
+
+# ------------------------------------------------------------------ the protocol
+def _rows(test: str, metrics: tuple[str, ...], by_part: dict[str, dict]) -> list[dict]:
+    """Rows per part and over all parts (query-weighted, i.e. pooled over queries)."""
+    rows = []
+    total = sum(d["n"] for d in by_part.values())
+    for part in (*PARTS, "all"):
+        for m in metrics:
+            if part == "all":
+                if not total:
+                    vals = (None, None, None)
+                else:
+                    vals = tuple(sum(d["n"] * d[f][m] for d in by_part.values() if d["n"]) / total
+                                 for f in ("value", "chance", "text_only"))
+                n = total
+            else:
+                d = by_part[part]
+                n = d["n"]
+                vals = (None, None, None) if not n else (d["value"][m], d["chance"][m], d["text_only"][m])
+            rows.append(dict(zip(ROW_COLUMNS, (test, m, part, *vals, n))))
+    return rows
+
+
+def _by_part_means(query_parts, **columns) -> dict[str, dict]:
+    """{part: {"n", "value": {"accuracy"}, "chance": ..., "text_only": ...}} from per-query arrays (0-1)."""
+    q = np.asarray(query_parts, object)
+    out = {}
+    for part in PARTS:
+        sel = q == part
+        n = int(sel.sum())
+        out[part] = {"n": n, **{k: ({"accuracy": float(np.mean(v[sel]) * 100)} if n else None)
+                                for k, v in columns.items()}}
+    return out
+
+
+def local_tests(sentence_emb, queries: dict, region_emb, regions: dict, encode, keyword, seed: int = 0
+                ) -> list[dict]:
+    """Every test of the module docstring, as rows (test, metric, part, value, chance, text_only, n).
+
+    queries: per query "image", "part", "pid", "attributes" (hashable or None), "words" (tuples
+    (kind, word, value)), "text"; regions: per present gallery region "image", "part", "pid",
+    "attributes". encode(texts) -> (N, d) embeds foils in the space of sentence_emb; keyword(texts)
+    -> part or None per text (the keyword lexicon) for the text-only grounding baseline."""
+    rows = []
+    q_part = queries["part"]
+    for test, key in (("retrieval (identity)", "pid"), ("retrieval (attribute)", "attributes")):
+        by_part = part_conditioned_retrieval(sentence_emb, q_part, queries[key], region_emb, regions["part"],
+                                             regions[key])
+        for d in by_part.values():
+            d["text_only"] = d["chance"]  # one part's gallery: a text-only scorer ties every region
+        rows += _rows(test, RANK_KEYS, by_part)
+    # grounding, given the image
+    targets = list(zip(queries["image"], q_part))
+    g, q = _ids_to_ints(list(zip(regions["image"], regions["part"])), targets)
+    images = np.asarray([str(i) for i in regions["image"]])
+    correct = _grounding_correct(_cosine(sentence_emb, region_emb), q, g, images).astype(float)
+    parts_of = {}
+    for img, part in zip(regions["image"], regions["part"]):
+        parts_of.setdefault(str(img), set()).add(part)
+    here = [parts_of[str(i)] for i in queries["image"]]
+    chance = np.array([1 / len(h) for h in here])
+    kw = keyword(queries["text"])
+    text_only = np.array([(k == p) if k in h else 1 / len(h) for k, p, h in zip(kw, q_part, here)], float)
+    rows += _rows("grounding", ("accuracy",), _by_part_means(q_part, value=correct, chance=chance,
+                                                                text_only=text_only))
+    # attribute foils: is the true sentence closer to its region than the foil?
+    target_emb = F.normalize(torch.as_tensor(np.asarray(region_emb), dtype=torch.float32)[torch.as_tensor(q)], dim=-1)
+    true_emb = F.normalize(torch.as_tensor(np.asarray(sentence_emb), dtype=torch.float32), dim=-1)
+    for kind in FOIL_KINDS:
+        foils = make_foils(queries["text"], queries["words"], q_part, kind, seed)
+        idx = [i for i, f in enumerate(foils) if f is not None]
+        value = np.zeros(len(idx))
+        if idx:
+            foil_emb = F.normalize(torch.as_tensor(np.asarray(encode([foils[i][0] for i in idx])),
+                                                   dtype=torch.float32), dim=-1)
+            t = (target_emb[idx] * true_emb[idx]).sum(-1).numpy()
+            f = (target_emb[idx] * foil_emb).sum(-1).numpy()
+            value = np.where(t > f, 1.0, np.where(t == f, 0.5, 0.0))
+        freq = Counter(w for ws in queries["words"] for k, w, _ in ws if k == kind)
+        prior = np.array([1.0 if freq[foils[i][1]] > freq[foils[i][2]] else
+                          0.5 if freq[foils[i][1]] == freq[foils[i][2]] else 0.0 for i in idx])
+        rows += _rows(f"foil ({kind})", ("accuracy",),
+                      _by_part_means([q_part[i] for i in idx], value=value, chance=np.full(len(idx), 0.5),
+                                     text_only=prior))
+    return rows
+
+
+def _attribute_key(look: dict | None):
+    return tuple(sorted(look.items())) if look else None
 
 
 def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mode: str = "crop",
-                   device: str = "cpu", masks: str = "parsing", queries: str = "long", ids=None) -> dict:
-    """Both protocols on ROOT/regions.json's `split` ('all': every image; `ids`: only these
-    persons) with a vision-language model (a CLIP folder, a GLAlign run or a glalign.rsm.Embedder).
-    Queries: the long-caption sentences that name a region ("long"), or the short captions' noun
-    phrases whose ground-truth part (SynthPEDES annotations.json) is among the image's regions
-    ("short"); the gallery is every region of the selected images."""
+                   device: str = "cpu", masks: str = "parsing", queries: str = "long", ids=None,
+                   seed: int = 0) -> dict:
+    """The local protocol (module docstring) on ROOT/regions.json's `split` ('all': every image;
+    `ids`: only these persons) with a vision-language model (a CLIP folder, a GLAlign run or a
+    glalign.rsm.Embedder). Queries: the long-caption sentences that name a region ("long"), or
+    the short captions' noun phrases whose ground-truth part (SynthPEDES annotations.json) is
+    among the image's regions ("short"); the gallery is every present region of the images.
+
+    Returns one dict: "rows" (test, metric, part, value, chance, text_only, n; value None where a
+    part has no query), the headline numbers R1/R5/R10/mAP (part-conditioned retrieval, identity
+    relevance, all parts) and grounding, "queries" (scored), "regions" (present gallery regions),
+    and per part "absent" (regions with a box but an empty mask) and "unscored" (queries whose
+    region is absent)."""
     from pathlib import Path
 
     from glalign.data.regions import load_regions
     from glalign.errors import GlalignError
-    from glalign.rsm import Embedder, _region_embeddings, _units
+    from glalign.rsm import Embedder, _region_embeddings, _units, keyword_parts
 
     if queries not in ("long", "short"):
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
@@ -85,29 +299,58 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
         raise GlalignError(f"{root}/regions.json has no {split} images" + (" of the given ids" if ids else ""))
     embedder = model if isinstance(model, Embedder) else Embedder(model, device=device)
     emb, present = _region_embeddings(embedder, root, records, region_mode, masks)
+    boxed = np.array([r.present for r in records], bool)
+    absent = {p: int((boxed[:, j] & ~present[:, j]).sum()) for j, p in enumerate(PARTS)}
     keep = np.nonzero(present)
     region_emb = emb[keep]
-    region_ids = [(records[b].file_path, PARTS[p]) for b, p in zip(*keep)]
-    texts, targets = [], []
+    regions = {"image": [], "part": [], "pid": [], "attributes": []}
+    for b, j in zip(*keep):
+        r, part = records[b], PARTS[j]
+        regions["image"].append(r.file_path)
+        regions["part"].append(part)
+        regions["pid"].append(r.pid)
+        regions["attributes"].append(_attribute_key(r.attributes.get(part)))
+    found = []  # (record index, text, part, words)
     if queries == "long":
-        for r in records:
+        for b, r in enumerate(records):
             for c in r.long_captions.get(lang, []):
-                for s in c.sentences:
-                    if s.part is not None:
-                        texts.append(s.text)
-                        targets.append((r.file_path, s.part))
+                found += [(b, s.text, s.part, s.words) for s in c.sentences if s.part is not None]
     else:
         units = _units(root, records, lang, "short")
-        for r in records:
-            for u in units[r.file_path]:
-                if u.truth in r.regions:
-                    texts.append(u.text)
-                    targets.append((r.file_path, u.truth))
-    if not texts:
+        for b, r in enumerate(records):
+            found += [(b, u.text, u.truth, ()) for u in units[r.file_path] if u.truth in r.regions]
+    if not found:
         raise GlalignError(f"{root}/regions.json: no {lang} {queries}-caption queries with a region in the "
                            f"{split} split")
-    sent = embedder.texts(texts, lang)
-    out = region_retrieval(sent, targets, region_emb, region_ids)
-    out["grounding"] = grounding_accuracy(sent, targets, region_emb, region_ids, [i for i, _ in region_ids])
-    out.update(queries=len(texts), regions=len(region_ids))
+    scored = [x for x in found if present[x[0], PARTS.index(x[2])]]
+    unscored = Counter(x[2] for x in found if not present[x[0], PARTS.index(x[2])])
+    out = {"absent": absent, "unscored": {p: unscored.get(p, 0) for p in PARTS}, "regions": len(region_emb),
+           "queries": len(scored)}
+    if not scored:
+        raise GlalignError(f"{root}: every {lang} {queries}-caption query describes a region that is absent "
+                           f"(empty mask in {masks}/); absent regions by part: {absent}")
+    q = {"image": [records[b].file_path for b, *_ in scored], "part": [p for _, _, p, _ in scored],
+         "pid": [records[b].pid for b, *_ in scored], "text": [t for _, t, _, _ in scored],
+         "attributes": [_attribute_key(records[b].attributes.get(p)) for b, _, p, _ in scored],
+         "words": [w for *_, w in scored]}
+    sent = embedder.texts(q["text"], lang)
+    rows = local_tests(sent, q, region_emb, regions, encode=lambda texts: embedder.texts(texts, lang),
+                       keyword=lambda texts: keyword_parts(texts, lang), seed=seed)
+    head = {r["metric"]: r["value"] for r in rows if r["test"] == "retrieval (identity)" and r["part"] == "all"}
+    out.update(head, grounding=next(r["value"] for r in rows if r["test"] == "grounding" and r["part"] == "all"),
+               rows=rows)
     return out
+
+
+def format_table(out: dict) -> str:
+    """The rows of evaluate_local as a plain-text table, with the absent regions per part."""
+    def f(v):
+        return "-" if v is None else f"{v:6.1f}"
+
+    lines = [f"{'test':22s} {'metric':8s} {'part':10s} {'value':>6s} {'chance':>6s} {'text':>6s} {'n':>6s}"]
+    lines += [f"{r['test']:22s} {r['metric']:8s} {r['part']:10s} {f(r['value']):>6s} {f(r['chance']):>6s} "
+              f"{f(r['text_only']):>6s} {r['n']:6d}" for r in out["rows"]]
+    lines.append(f"queries={out['queries']} regions={out['regions']} absent regions by part: "
+                 + ", ".join(f"{p} {n}" for p, n in out["absent"].items())
+                 + "; unscored queries (region absent): " + ", ".join(f"{p} {n}" for p, n in out["unscored"].items()))
+    return "\n".join(lines)

@@ -280,32 +280,35 @@ class Embedder:
     @torch.inference_mode()
     def texts(self, texts: list[str], lang: str | None = None, batch: int = 256) -> torch.Tensor:
         """(N, d) embeddings; each distinct text is encoded once (noun phrases such as "black
-        shoes" recur across thousands of captions)."""
+        shoes" recur across thousands of captions). A text longer than the tower's context is read
+        whole, by sentence chunks pooled (glalign.text.longtext), with a warning if a sentence is cut."""
+        from glalign.text.longtext import encode_whole
+
         distinct = list(dict.fromkeys(texts))
         if len(distinct) < len(texts):
             row = {t: i for i, t in enumerate(distinct)}
             return self.texts(distinct, lang, batch)[[row[t] for t in texts]]
+        view = None
         if self.kind == "glalign" and lang is not None:
             from glalign.model.factory import text_view_for
 
             view = text_view_for(self.text_kind, lang, texts)  # PhoBERT reads word-segmented Vietnamese
-            texts = [view(t) for t in texts] if view else texts
-        out = []
-        for i in range(0, len(texts), batch):
-            tok = self.tokenizer(texts[i:i + batch], padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.device)
+
+        def encode(ids, mask):
+            ids, mask = ids.to(self.device), mask.to(self.device)
             if self.kind == "glalign":
-                encode = self.model.encode_text if self.tower == "global" else self.model.encode_phrase_text
-                out.append(encode(tok["input_ids"], tok["attention_mask"]).float().cpu())
-            else:
-                f = self.model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
-                out.append(F.normalize(getattr(f, "pooler_output", f), dim=-1).float().cpu())
-        return torch.cat(out) if out else torch.zeros(0, 1)
+                return (self.model.encode_text if self.tower == "global" else self.model.encode_phrase_text)(ids, mask)
+            f = self.model.get_text_features(input_ids=ids, attention_mask=mask)
+            return F.normalize(getattr(f, "pooler_output", f), dim=-1)
+
+        return encode_whole(texts, self.tokenizer, self.max_length, encode, lang or "en", view, batch=batch)
 
 
 def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks: str = "parsing"
                        ) -> tuple[torch.Tensor, np.ndarray]:
-    """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords."""
+    """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords. A region is
+    present when it has a box and, pooled ("pool"), its mask covers at least one pixel: a part
+    the parser found nowhere (an empty mask) is absent, not an embedding pooled from zero weights."""
     from glalign.data.records import open_image
     from glalign.parsing.masks import load_label_map, patch_weights
 
@@ -326,7 +329,8 @@ def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks
                 for part, (y0, x0, y1, x1) in by_area:
                     label[y0:y1, x0:x1] = PARTS.index(part) + 1
             weights.append(patch_weights(label, embedder.grid))
-        return embedder.pooled(arrays, np.stack(weights)), present
+        weights = np.stack(weights)
+        return embedder.pooled(arrays, weights), present & (weights.sum(-1) > 0)
     crops, where = [], []
     for b, (r, a) in enumerate(zip(records, arrays)):
         for part, (y0, x0, y1, x1) in r.regions.items():
@@ -382,14 +386,20 @@ def _units(root: Path, records, lang: str, captions: str) -> dict[str, list[_Uni
     return out
 
 
+def keyword_parts(texts: list[str], lang: str) -> list[str | None]:
+    """The keyword lexicon's part of each text (lexicon_part of its noun phrases): the text-only
+    baseline of RSM and of the local protocol."""
+    from glalign.text.phrases import extract
+
+    return [lexicon_part(phrases) for phrases in extract(texts, lang)]
+
+
 def _add_lexicon(units: dict[str, list[_Unit]], lang: str) -> None:
     """The keyword-lexicon baseline's part for each long-caption sentence (short-caption units,
     noun phrases, carry theirs from extraction)."""
-    from glalign.text.phrases import extract
-
     flat = [u for us in units.values() for u in us]
-    for u, phrases in zip(flat, extract([u.text for u in flat], lang)):
-        u.lexicon = lexicon_part(phrases)
+    for u, part in zip(flat, keyword_parts([u.text for u in flat], lang)):
+        u.lexicon = part
 
 
 # ------------------------------------------------------------------ mining

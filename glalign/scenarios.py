@@ -406,8 +406,10 @@ class Workspace:
     def evaluate_local(self, scenario: str, variant: str = "full", local_supervision: str = "lexicon",
                        queries: str = "long", init: str = "pretrained") -> dict:
         """ROGLE-style local protocol (glalign.local_protocol) of a scenario's run on its test
-        images: region retrieval R1/R5/R10/mAP and grounding accuracy. Regions are pooled from
-        SynthParser's masks, as the runs are trained."""
+        images: part-conditioned region retrieval (identity and attribute relevance), grounding
+        and attribute foils, per part, each beside its chance and a text-only baseline ("rows").
+        Regions are pooled from SynthParser's masks, as the runs are trained; a part with an
+        empty mask is absent (counted in "absent")."""
         from glalign.local_protocol import evaluate_local
 
         sc = SCENARIOS[scenario]

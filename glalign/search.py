@@ -172,7 +172,8 @@ class GalleryIndex:
             raise GlalignError("the query is empty; describe the person, e.g. 'a woman in a red jacket'")
         phrases = extract([text], self.cfg.lang, self.cfg.lexicon_mode)[0]
         q = encode_queries(self.model, self.tokenizer, [text], [part_phrases(phrases)], self.cfg.max_length,
-                           text_view_for(self.cfg.text_kind, self.cfg.lang, [text]), progress=False)
+                           text_view_for(self.cfg.text_kind, self.cfg.lang, [text]), progress=False,
+                           lang=self.cfg.lang)
         return q, phrases
 
     def _rows(self, text: str, alpha: float | None):

@@ -65,7 +65,11 @@ def write_summary(results: Path, profile: str, timings: dict) -> Path:
                         ("protocols", "ROGLE: lexicon vs RSM supervision, global and local protocols"),
                         ("rogle_mcnemar", "ROGLE: McNemar, lexicon vs RSM (SE1, global, short queries)")):
         if (tables / f"{name}.csv").exists():
-            parts += [f"## {title}", "", _md(pd.read_csv(tables / f"{name}.csv"), ".4g"), ""]
+            frame = pd.read_csv(tables / f"{name}.csv")
+            note = []
+            if name == "protocols" and "part" in frame.columns:  # per-part rows stay in the table
+                frame, note = frame[frame.part == "all"], [f"All parts; per-part rows in `tables/{name}.csv`.", ""]
+            parts += [f"## {title}", "", *note, _md(frame, ".4g"), ""]
     if (tables / "np_coverage.csv").exists():
         cov = pd.read_csv(tables / "np_coverage.csv")
         parts += ["## NP coverage (Table 2), overall rows", "",

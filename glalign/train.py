@@ -23,8 +23,12 @@ __all__ = ["TrainConfig", "train", "completed_epochs", "load_training_records"]
 
 
 def mined_phrases(root, records, lang: str) -> tuple[dict, dict]:
-    """Part phrases and their weights from ROGLE's mined pairs (rsm_pairs.<lang>.short.json):
-    {caption: {part: text}}, {caption: {part: mean reliability}}."""
+    """Part phrases and their weights from ROGLE's mined pairs (rsm_pairs.<lang>.short.json),
+    keyed by image and caption index (glalign.data.torchdata.pair_key), not by caption text: two
+    images with the same caption keep their own pairs. {key: {part: text}}, {key: {part: mean
+    reliability}}."""
+    from glalign.data.torchdata import pair_key
+
     import json
 
     path = Path(root) / f"rsm_pairs.{lang}.short.json"
@@ -41,7 +45,7 @@ def mined_phrases(root, records, lang: str) -> tuple[dict, dict]:
         r = by_image.get(p["file_path"])
         if r is None or not 0 <= p["caption"] < len(r.captions):
             continue
-        texts.setdefault(r.captions[p["caption"]], {}).setdefault(p["part"], []).append(p)
+        texts.setdefault(pair_key(r, p["caption"]), {}).setdefault(p["part"], []).append(p)
     phrases = {c: {part: ", ".join(x["text"] for x in found) for part, found in parts.items()}
                for c, parts in texts.items()}
     weights = {c: {part: sum(x["reliability"] for x in found) / len(found) for part, found in parts.items()}

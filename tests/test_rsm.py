@@ -59,6 +59,76 @@ def test_local_metrics_against_hand_computation():
         region_retrieval(queries, [("img3", "HEAD")] * 3, gallery, ids)
 
 
+def test_chance_rank_metrics_match_random_orders():
+    """The exact chance formulas against rank_metrics over many random orders."""
+    from glalign.local_protocol import chance_rank_metrics
+    from glalign.metrics import rank_metrics
+
+    rng = np.random.default_rng(0)
+    gallery = np.array([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8])  # 12 items; class 0 has 3, class 1 has 2
+    queries = np.array([0, 1, 2] * 4000)
+    m = rank_metrics(rng.random((len(queries), len(gallery))), queries, gallery)
+    n_rel = np.array([(gallery == q).sum() for q in queries])
+    chance = chance_rank_metrics(n_rel, np.full(len(queries), len(gallery)))
+    for k in ("R1", "R5", "R10", "mAP"):
+        assert chance[k].mean() == pytest.approx(m[k], abs=1.0), k
+    one = chance_rank_metrics([1], [4])
+    assert one["R1"][0] == pytest.approx(25.0) and one["R5"][0] == pytest.approx(100.0)
+    assert one["mAP"][0] == pytest.approx(100 * (1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+    with pytest.raises(ValueError, match="relevant"):
+        chance_rank_metrics([0], [4])
+
+
+def test_local_tests_by_hand():
+    """Part-conditioned retrieval, grounding and foils on hand-made embeddings."""
+    from glalign.local_protocol import local_tests, make_foils
+
+    # regions: img a (pid 1) HEAD, SHOES; img b (pid 1) HEAD; img c (pid 2) HEAD
+    region = np.array([[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0], [0, 0, 1.0]])
+    regions = {"image": ["a", "a", "b", "c"], "part": ["HEAD", "SHOES", "HEAD", "HEAD"], "pid": [1, 1, 1, 2],
+               "attributes": [("black",), ("red",), ("brown",), ("black",)]}
+    words = [(("colour", "black", "black"),), (("colour", "red", "red"), ("type", "shoes", "shoes")),
+             (("colour", "brown", "brown"),)]
+    q = {"image": ["a", "a", "c"], "part": ["HEAD", "SHOES", "HEAD"], "pid": [1, 1, 2],
+         "attributes": [("black",), ("red",), ("black",)], "words": list(words),
+         "text": ["He has black hair.", "He wears red shoes.", "He has brown hair."]}
+    # q0 close to a/HEAD; q1 to a/SHOES; q2 (about c/HEAD) is closest to a/HEAD, then b, then c
+    sent = np.array([[1, 0, 0], [0, 1, 0], [1, 0.05, 0.2]])
+    rows = local_tests(sent, q, region, regions, encode=lambda ts: np.array([[0, 0, 1.0]] * len(ts)),
+                       keyword=lambda ts: ["HEAD", None, "SHOES"])
+    get = {(r["test"], r["metric"], r["part"]): r for r in rows}
+    ident = get["retrieval (identity)", "R1", "HEAD"]
+    # HEAD gallery a, b, c: q0 (pid 1) top a -> hit; q2 (pid 2) order a, b, c -> rank 3
+    assert ident["value"] == pytest.approx(50.0) and ident["n"] == 2
+    assert ident["chance"] == pytest.approx((200 / 3 + 100 / 3) / 2)  # 2 of 3 relevant for q0, 1 of 3 for q2
+    assert ident["text_only"] == ident["chance"]
+    assert get["retrieval (identity)", "mAP", "HEAD"]["value"] == pytest.approx((100 + 100 / 3) / 2)
+    attr = get["retrieval (attribute)", "R1", "HEAD"]  # q0 black: a (black) first -> hit; q2 black: a first -> hit
+    assert attr["value"] == pytest.approx(100.0)
+    assert get["retrieval (identity)", "R1", "SHOES"]["value"] == 100.0 and get["retrieval (identity)", "R1", "OTHERS"]["n"] == 0
+    assert get["retrieval (identity)", "R1", "all"]["n"] == 3
+    g = get["grounding", "accuracy", "all"]
+    # q0 in image a: HEAD 1.0 vs SHOES 0 -> right; q1 right; q2 in image c: one region -> right
+    assert g["value"] == pytest.approx(100.0) and g["chance"] == pytest.approx((0.5 + 0.5 + 1) / 3 * 100)
+    # keyword: q0 HEAD (right), q1 none -> 1/2 of image a's two regions, q2 SHOES not in image c -> 1/1
+    assert g["text_only"] == pytest.approx((1 + 0.5 + 1) / 3 * 100)
+    colour = get["foil (colour)", "accuracy", "HEAD"]
+    # every foil embeds as [0, 0, 1]: q0's region a [1, 0, 0] prefers the true sentence, q2's region c [0, 0, 1]
+    # the foil; q1's region (SHOES) the true one
+    assert colour["n"] == 2 and colour["chance"] == 50.0 and colour["value"] == pytest.approx(50.0)
+    assert get["foil (colour)", "accuracy", "SHOES"]["value"] == 100.0
+    foils = make_foils(q["text"], q["words"], q["part"], "colour", seed=0)
+    assert all(f is not None and f[0] != t and f[1] in t and f[2] in f[0] for f, t in zip(foils, q["text"]))
+    assert make_foils(q["text"], q["words"], q["part"], "type") == [None, None, None]  # one shoe word only
+    # foil words are drawn as often as the data use them: "black" (2 uses) twice as often as "red" for "brown"
+    many = [("He has brown hair.", (("colour", "brown", "brown"),))] * 3000
+    used = (("colour", "black", "black"),) * 2 + (("colour", "red", "red"),)
+    drawn = make_foils([t for t, _ in many] + ["black hair, black shoes, a red hat"], [w for _, w in many] + [used], ["HEAD"] * 3001, "colour")
+    share = np.mean([f[2] == "black" for f in drawn[:3000]])
+    assert share == pytest.approx(2 / 3, abs=0.03)
+    assert get["foil (type)", "accuracy", "all"]["n"] == 0 and get["foil (type)", "accuracy", "all"]["value"] is None
+
+
 def _write_fixture(root, entries):
     (root / "imgs" / "p1").mkdir(parents=True)
     for k in range(2):
@@ -117,7 +187,7 @@ def longform_domain(tmp_path_factory):
 
 def test_add_longform_captions_cover_regions(longform_domain, tmp_path):
     from glalign.data.regions import load_regions
-    from glalign.data.synth_longform import add_longform
+    from glalign.data.synth_longform import MAX_WORDS, MIN_WORDS, add_longform
 
     path, marker = longform_domain / "regions.json", longform_domain / "regions.synth.json"
     first, stamp = path.read_bytes(), path.stat().st_mtime_ns
@@ -135,7 +205,7 @@ def test_add_longform_captions_cover_regions(longform_domain, tmp_path):
     for r in recs:
         for lang in ("en", "vi"):
             for cap in r.long_captions[lang]:
-                assert 60 <= len(cap.text.split()) <= 150, cap.text
+                assert MIN_WORDS - 5 <= len(cap.text.split()) <= MAX_WORDS, cap.text
                 parts = {s.part for s in cap.sentences}
                 assert set(r.regions) <= parts, (r.file_path, lang, cap.text)
                 assert None in parts  # pose / action / setting sentences too
@@ -212,11 +282,32 @@ def test_train_with_mined_supervision(longform_domain, tmp_path):
     records, phrases, weights = load_training_records(cfg)
     pairs = json.loads((longform_domain / "rsm_pairs.en.short.json").read_text())["pairs"]
     assert weights and all(w >= 0.0 for d in weights.values() for w in d.values())
+    from glalign.data.torchdata import pair_key
+
     some = pairs[0]
-    caption = next(r for r in records if r.file_path == some["file_path"]).captions[some["caption"]]
-    assert some["text"] in phrases[caption][some["part"]]
+    rec = next(r for r in records if r.file_path == some["file_path"])
+    assert some["text"] in phrases[pair_key(rec, some["caption"])][some["part"]]
     run = train(cfg, progress=False)
     assert pd.read_csv(run / "history.csv").local_loss.notna().all()
+
+
+def test_mined_pairs_are_keyed_by_image_and_caption_not_text(tmp_path):
+    """Two images with one caption text keep their own mined pairs (keyed by caption text they merged)."""
+    from glalign.data.records import Record
+    from glalign.data.torchdata import pair_key
+    from glalign.train import mined_phrases
+
+    same = "a man in a red jacket and black shoes"
+    recs = [Record(tmp_path / "imgs" / f"p/{k}.png", f"p/{k}.png", k, [same, "other"], "train") for k in range(2)]
+    pairs = [{"file_path": "p/0.png", "caption": 0, "text": "red jacket", "part": "UPPERBODY", "reliability": 0.4},
+             {"file_path": "p/1.png", "caption": 0, "text": "black shoes", "part": "SHOES", "reliability": 0.2},
+             {"file_path": "p/1.png", "caption": 0, "text": "a man", "part": "UPPERBODY", "reliability": 0.1}]
+    (tmp_path / "rsm_pairs.en.short.json").write_text(json.dumps({"pairs": pairs}))
+    phrases, weights = mined_phrases(tmp_path, recs, "en")
+    assert phrases[pair_key(recs[0], 0)] == {"UPPERBODY": "red jacket"}
+    assert phrases[pair_key(recs[1], 0)] == {"SHOES": "black shoes", "UPPERBODY": "a man"}
+    assert weights[pair_key(recs[0], 0)] == {"UPPERBODY": 0.4} and same not in phrases
+    assert pair_key(recs[0], 1) not in phrases  # caption 1 of image 0 mined nothing
 
 
 def test_weighted_local_loss_ignores_zero_weight_pairs():
@@ -244,13 +335,71 @@ def test_evaluate_protocols_and_long_queries(longform_domain, tmp_path, run_cli)
     local = run_cli("evaluate", "--run", run, "--data", longform_domain, "--protocol", "local", "--json")
     assert local.returncode == 0, local.stderr
     out = json.loads(local.stdout)
-    assert set(out) == {"R1", "R5", "R10", "mAP", "grounding", "queries", "regions"}
+    assert {"R1", "R5", "R10", "mAP", "grounding", "queries", "regions", "absent", "unscored", "rows"} == set(out)
     assert 0 <= out["R1"] <= out["R5"] <= out["R10"] <= 100 and out["queries"] > 0
+    from glalign.local_protocol import ROW_COLUMNS, TESTS
+
+    assert {r["test"] for r in out["rows"]} == set(TESTS) and all(set(r) == set(ROW_COLUMNS) for r in out["rows"])
+    for r in out["rows"]:  # chance and the text-only baseline beside every scored metric
+        assert (r["value"] is None) == (r["chance"] is None) == (r["text_only"] is None) == (r["n"] == 0), r
+    foil = [r for r in out["rows"] if r["test"].startswith("foil") and r["part"] == "all"]
+    assert all(r["n"] > 0 and r["chance"] == 50.0 for r in foil)  # the long captions carry their attribute words
+    ground = next(r for r in out["rows"] if r["test"] == "grounding" and r["part"] == "all")
+    assert ground["text_only"] > 90  # SynthPEDES sentences name their part's keyword: text alone grounds them
+    table = run_cli("evaluate", "--run", run, "--data", longform_domain, "--protocol", "local")
+    assert table.returncode == 0 and "foil (colour)" in table.stdout and "absent regions by part" in table.stdout
     short = json.loads(run_cli("evaluate", "--run", run, "--data", longform_domain, "--json").stdout)
     long = run_cli("evaluate", "--run", run, "--data", longform_domain, "--queries", "long", "--json")
     assert long.returncode == 0, long.stderr
     # two long captions per image as two short ones: the same number of queries, other texts
     assert json.loads(long.stdout)["n_queries"] == short["n_queries"]
+
+
+def test_empty_masks_are_absent_regions(longform_domain, tmp_path):
+    """A part whose mask is empty is absent: never ranked, counted per part, its queries unscored."""
+    import shutil
+
+    from glalign.data.regions import load_regions
+    from glalign.local_protocol import evaluate_local
+    from glalign.parsing.masks import load_label_map
+
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for c in e["long_captions"]["en"]]
+    model = _tiny_clip(tmp_path / "clip", texts)
+    emptied = longform_domain / "no-shoes"
+    shutil.rmtree(emptied, ignore_errors=True)
+    shutil.copytree(longform_domain / "parsing", emptied)
+    shoes = 1 + 3  # SHOES' label id
+    for png in emptied.rglob("*.png"):
+        label = load_label_map(png)
+        label[label == shoes] = 0
+        Image.fromarray(label).save(png)
+    test = [r for r in load_regions(longform_domain) if r.split == "test"]
+    with_shoes = sum("SHOES" in r.regions for r in test)
+    shoe_sentences = sum(s.part == "SHOES" for r in test for c in r.long_captions["en"] for s in c.sentences)
+    base = evaluate_local(longform_domain, model, "en", region_mode="pool")
+    out = evaluate_local(longform_domain, model, "en", region_mode="pool", masks="no-shoes")
+    assert with_shoes > 0 and out["absent"]["SHOES"] == with_shoes and base["absent"]["SHOES"] == 0
+    assert out["regions"] == base["regions"] - with_shoes and out["unscored"]["SHOES"] == shoe_sentences > 0
+    assert out["queries"] == base["queries"] - shoe_sentences
+    assert all(r["n"] == 0 and r["value"] is None for r in out["rows"] if r["part"] == "SHOES")
+    shutil.rmtree(emptied)
+
+
+def test_region_attributes_and_sentence_words_are_read_and_checked(tmp_path):
+    from glalign.data.regions import load_regions
+
+    regions = [{"part": "HEAD", "box": [0, 2, 5, 8], "attributes": {"hat": "black hat"}},
+               {"part": "SHOES", "box": [17, 1, 20, 10]}]
+    sents = [dict(SENTS[1], words=[{"kind": "colour", "word": "black", "value": "black"},
+                                   {"kind": "type", "word": "cap", "value": "hat"}])]
+    _write_fixture(tmp_path, [_entry(0, regions, sents)])
+    rec = load_regions(tmp_path)[0]
+    assert rec.attributes == {"HEAD": {"hat": "black hat"}}
+    assert rec.long_captions["en"][0].sentences[0].words == (("colour", "black", "black"), ("type", "cap", "hat"))
+    bad = [dict(SENTS[1], words=[{"kind": "colour", "word": "bla", "value": "black"}])]  # not a whole word of it
+    (tmp_path / "regions.json").write_text(json.dumps([_entry(0, regions, bad)]))
+    with pytest.raises(DataError, match=r"regions.json#0 en caption 0 sentence 0 word 0: 'bla' does not occur"):
+        load_regions(tmp_path)
 
 
 def test_global_tower_embeds_like_the_runs_global_branch(longform_domain, tmp_path):
@@ -355,3 +504,47 @@ def test_workspace_rsm_run_is_its_own_cached_run(micro_workspace):
     assert sc.n_queries > 0
     local = ws.evaluate_local("SE1", local_supervision="rsm", queries="long", init="scratch")
     assert 0 <= local["R1"] <= local["R10"] <= 100 and 0 <= local["grounding"] <= 100
+
+
+def test_long_texts_are_read_whole_by_sentence_chunks(tmp_path):
+    """A text over the context is packed into sentence chunks that each fit, every word kept, and
+    pooled; a text that fits is encoded as before; only a sentence longer than the context warns."""
+    import warnings
+
+    import torch
+    import torch.nn.functional as F
+
+    from glalign.text.longtext import chunk_texts, encode_whole
+    from glalign.text.tokenizers import train_tokenizer
+
+    sentences = ["She has long black hair.", "She is wearing a red jacket on top.", "Below the waist she wears blue jeans.",
+                 "On her feet she wears white sneakers.", "The woman is walking near a bus stop."]
+    tok = train_tokenizer(sentences * 3, "clip", vocab_size=300)
+    long, short = " ".join(sentences), sentences[0]
+    n_tokens = len(tok(long)["input_ids"])
+    max_length = 20
+    assert n_tokens > max_length  # would be cut
+    chunks, owner, cut = chunk_texts([short, long], tok, max_length)
+    assert chunks[0] == short and list(owner) == [0] + [1] * (len(chunks) - 1) and len(chunks) > 2 and cut == 0
+    assert " ".join(chunks[1:]) == long  # every word, in order
+    assert all(len(tok(c)["input_ids"]) <= max_length for c in chunks)
+    torch.manual_seed(0)
+    table = torch.randn(len(tok), 8)
+
+    def encode(ids, mask):  # a bag of tokens: what is cut changes the embedding
+        return F.normalize((table[ids] * mask[..., None]).sum(1), dim=-1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is cut: no warning
+        emb = encode_whole([short, long], tok, max_length, encode)
+    one = tok([short], return_tensors="pt")
+    assert torch.allclose(emb[0], encode(one["input_ids"], one["attention_mask"])[0], atol=1e-6)
+    parts = tok(chunks[1:], padding=True, return_tensors="pt")
+    want = F.normalize(encode(parts["input_ids"], parts["attention_mask"]).mean(0), dim=-1)
+    assert torch.allclose(emb[1], want, atol=1e-5)
+    cut_once = tok([long], truncation=True, max_length=max_length, return_tensors="pt")
+    assert not torch.allclose(emb[1], encode(cut_once["input_ids"], cut_once["attention_mask"])[0], atol=1e-3)
+    over = sum(len(tok(s)["input_ids"]) > 8 for s in sentences)
+    assert 0 < over < len(sentences)
+    with pytest.warns(UserWarning, match=rf"{over} text sentence\(s\) are longer than the text tower's 8 tokens"):
+        encode_whole([long], tok, 8, encode)

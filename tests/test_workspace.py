@@ -72,7 +72,12 @@ def test_summary_shows_rq1_by_initialisation_and_seed_spread(tmp_path):
     pd.DataFrame(rows).to_csv(tables / "rq1_init.csv", index=False)
     pd.DataFrame({"scenario": "SE1", "seed": [0, 1, 2], "R1": [60.0, 62.0, 64.0], "R5": 80.0, "R10": 90.0,
                   "mAP": 55.0}).to_csv(tables / "seeds.csv", index=False)
+    pd.DataFrame({"method": "rsm", "test": "grounding", "metric": "accuracy", "part": ["HEAD", "all"],
+                  "value": [41.0, 57.0], "chance": [20.0, 22.5], "text_only": [99.0, 98.5], "n": [3, 9]}
+                 ).to_csv(tables / "protocols.csv", index=False)
     text = write_summary(tmp_path, "tiny", {"03_train": 1.0}).read_text()
+    assert "| rsm | grounding | accuracy | all | 57 | 22.5 | 98.5 | 9 |" in text and "| 41 |" not in text
+    assert "per-part rows in `tables/protocols.csv`" in text
     assert "| scenario | variant | zero-shot | scratch | pretrained | paper_R1 |" in text
     assert "| SV2 | local-only | 10.00 | 40.00 | 60.00 | 70.00 |" in text
     assert "R1 62.00 ± 2.00" in text

@@ -6,8 +6,10 @@ glalign.data.synth_longform.add_longform). A JSON list, one entry per image:
     {"file_path": "00001/00001_0.png",          # relative to ROOT/imgs, as in reid_raw.json
      "id": 1,                                   # person id
      "split": "train" | "val" | "test",
-     "regions": [{"part": "HEAD", "box": [y0, x0, y1, x1]}, ...],
-     "long_captions": {"en": [{"text": "...", "sentences": [{"text": "...", "part": "HEAD" | null}]}],
+     "regions": [{"part": "HEAD", "box": [y0, x0, y1, x1],
+                  "attributes": {"hat": "red hat", ...}}, ...],          # optional
+     "long_captions": {"en": [{"text": "...", "sentences": [{"text": "...", "part": "HEAD" | null,
+                                                             "words": [...]}]}],   # optional
                        "vi": [...]}}
 
 - part is one of HEAD, UPPERBODY, LOWERBODY, SHOES, OTHERS, at most one region per part (a
@@ -17,6 +19,13 @@ glalign.data.synth_longform.add_longform). A JSON list, one entry per image:
   the sentence describes (ground truth for region-sentence matching), null for sentences about
   pose, action or setting; it must name one of the image's regions. A dataset without
   sentence-level ground truth gives every sentence part null.
+- attributes (optional) are the region's annotated look, canonical values by slot (string to
+  string); two regions of one part with equal attributes look alike to an annotator, which the
+  local protocol's attribute relevance uses (glalign.local_protocol). Regions without them are
+  left out of that relevance only.
+- words (optional) are the attribute words a sentence uses: [{"kind": "colour" | "type",
+  "word": its surface form in the sentence, "value": the canonical value it names}]; the local
+  protocol's attribute-foil test swaps them. Sentences without them are left out of that test only.
 
 Every problem raises DataError naming regions.json#<entry index> and what to fix."""
 from __future__ import annotations
@@ -37,6 +46,7 @@ class Sentence:
     part: str | None
     start: int  # character offset in the caption text
     end: int
+    words: tuple[tuple[str, str, str], ...] = ()  # (kind, surface word, canonical value)
 
 
 @dataclass
@@ -56,10 +66,39 @@ class RegionRecord:
     regions: dict[str, tuple[int, int, int, int]]
     long_captions: dict[str, list[LongCaption]] = field(default_factory=dict)
     source: str = ""
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # part -> its annotated look
 
     @property
     def present(self) -> list[bool]:
         return [p in self.regions for p in PARTS]
+
+
+WORD_KINDS = ("colour", "type")
+
+
+def word_span(text: str, word: str) -> tuple[int, int] | None:
+    """Character span of the first whole-word occurrence of `word` in `text` (None: absent)."""
+    import re
+
+    m = re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text)
+    return m.span() if m else None
+
+
+def _words(words, text: str, where: str) -> tuple[tuple[str, str, str], ...]:
+    if not isinstance(words, list):
+        raise DataError(f"{where}: words must be a list of {{\"kind\", \"word\", \"value\"}}")
+    out = []
+    for k, w in enumerate(words):
+        ok = isinstance(w, dict) and w.get("kind") in WORD_KINDS and all(
+            isinstance(w.get(f), str) and w[f] for f in ("word", "value"))
+        if not ok:
+            raise DataError(f"{where} word {k}: expected {{\"kind\": colour or type, \"word\": str, "
+                            f"\"value\": str}}, got {w!r}")
+        if word_span(text, w["word"]) is None:
+            raise DataError(f"{where} word {k}: {w['word']!r} does not occur in the sentence; give the word "
+                            "as the sentence spells it")
+        out.append((w["kind"], w["word"], w["value"]))
+    return tuple(out)
 
 
 def _caption(c, where: str, regions: dict) -> LongCaption:
@@ -80,7 +119,8 @@ def _caption(c, where: str, regions: dict) -> LongCaption:
             raise DataError(f"{where} sentence {j}: its text does not occur in the caption text after "
                             "the previous sentence; sentences must be the caption's own text, in order")
         pos = start + len(s["text"])
-        sentences.append(Sentence(s["text"], part, start, pos))
+        sentences.append(Sentence(s["text"], part, start, pos, _words(s.get("words", []), s["text"],
+                                                                      f"{where} sentence {j}")))
     if not sentences:
         raise DataError(f"{where}: no sentences")
     return LongCaption(text, sentences)
@@ -126,6 +166,7 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
             except DataError as exc:
                 raise DataError(f"{path}: {src}: {exc}") from None
         regions: dict[str, tuple[int, int, int, int]] = {}
+        attributes: dict[str, dict[str, str]] = {}
         if not isinstance(e["regions"], list):
             raise DataError(f"{path}: {src}: regions must be a list of {{\"part\", \"box\"}}")
         for j, r in enumerate(e["regions"]):
@@ -144,6 +185,12 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
                 raise DataError(f"{path}: {where}: box {box} is empty or outside the image "
                                 f"({size[0]}x{size[1]} pixels, height x width)")
             regions[part] = (y0, x0, y1, x1)
+            if "attributes" in r:
+                a = r["attributes"]
+                if not (isinstance(a, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in a.items())):
+                    raise DataError(f"{path}: {where}: attributes must map a slot to its value (strings), "
+                                    f"got {a!r}")
+                attributes[part] = dict(a)
         caps = e["long_captions"]
         if not isinstance(caps, dict):
             raise DataError(f"{path}: {src}: long_captions must map a language to a list of captions")
@@ -156,7 +203,8 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
             except DataError as exc:
                 raise DataError(f"{path}: {exc}") from None
         out.append(RegionRecord(image=image, file_path=rel, pid=pid, split=e["split"], size=size, regions=regions,
-                                long_captions=long_captions, source=src))
+                                long_captions=long_captions, source=src,
+                                attributes=attributes))
     if not out:
         raise DataError(f"{path}: no entries")
     return out

@@ -91,13 +91,22 @@ def image_item(store: ImageStore, record, flip: bool, region_mode: str) -> dict:
     return item
 
 
+def pair_key(record, caption_index: int) -> tuple[str, int]:
+    """One image's one caption: the image file (unique across dataset roots) and the caption's
+    index. Mined (RSM) pairs belong to it; lexicon phrases, a function of the text, are keyed by
+    the caption text instead."""
+    return str(record.image), int(caption_index)
+
+
 class PairDataset(torch.utils.data.Dataset):
     """Every (image, caption) pair of the training records. Indexed by (i, flip) as
     GlobalBatchSampler hands them (flipped when both the key and `flip` say so), or by i (no flip)."""
 
     def __init__(self, records, store: ImageStore, part_phrases: dict[str, dict], labels: dict,
                  region_mode: str, flip: bool = True, text_view=None, phrase_weights: dict | None = None):
-        """phrase_weights: {caption: {part: weight}} for mined (RSM) supervision; None: all 1."""
+        """part_phrases: {caption text or pair_key: {part: phrase}} (lexicon phrases by text, mined
+        pairs by image and caption index); phrase_weights: the same keys -> {part: weight} for
+        mined (RSM) supervision; None: all 1."""
         self.records, self.store, self.part_phrases = records, store, part_phrases
         self.phrase_weights = phrase_weights
         self.labels, self.region_mode, self.flip = labels, region_mode, flip
@@ -114,10 +123,11 @@ class PairDataset(torch.utils.data.Dataset):
         flip = self.flip and flip
         item = image_item(self.store, rec, flip, self.region_mode)
         caption = rec.captions[ci]
-        item.update(caption=self.text_view(caption), phrases=self.part_phrases.get(caption, {}),
+        key = pair_key(rec, ci) if pair_key(rec, ci) in self.part_phrases else caption
+        item.update(caption=self.text_view(caption), phrases=self.part_phrases.get(key, {}),
                     label=self.labels[rec.pid])
         if self.phrase_weights is not None:
-            item["phrase_weights"] = self.phrase_weights.get(caption, {})
+            item["phrase_weights"] = self.phrase_weights.get(key, {})
         return item
 
 
