@@ -162,6 +162,8 @@ def cmd_reproduce(args) -> int:
         from glalign.verify import verify_cli
 
         return verify_cli(args.verify or Path(args.results) / args.profile, args.reference, args.profile)
+    if args.reference:
+        raise GlalignError("--reference goes with --verify (compare a rerun with it); drop it to rerun the notebooks")
     from glalign.reproduce import reproduce
 
     out = reproduce(profile=args.profile, results_root=args.results, workdir=args.workdir,

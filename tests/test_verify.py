@@ -126,6 +126,8 @@ def test_user_mistakes_exit_2(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["reproduce", "--verify", str(tmp_path / "empty"), "--reference", str(COMMITTED.parent)]) == 2
     assert "holds no tables" in capsys.readouterr().err
+    assert main(["reproduce", "--reference", str(COMMITTED.parent)]) == 2
+    assert "--reference goes with --verify" in capsys.readouterr().err
     _write(tmp_path / "bad", "scenarios", pd.DataFrame({"R1": [1.0]}))
     assert main(["reproduce", "--verify", str(tmp_path / "bad"), "--reference", str(COMMITTED.parent)]) == 2
     err = capsys.readouterr().err
