@@ -160,6 +160,14 @@ def cmd_search(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    if args.verify is not None:  # compare a rerun with the committed tables: glalign.verify
+        from pathlib import Path
+
+        from glalign.verify import verify_cli
+
+        return verify_cli(args.verify or Path(args.results) / args.profile, args.reference, args.profile)
+    if args.reference:
+        raise GlalignError("--reference goes with --verify (compare a rerun with it); drop it to rerun the notebooks")
     from glalign.reproduce import reproduce
 
     out = reproduce(profile=args.profile, results_root=args.results, workdir=args.workdir,
@@ -422,6 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--results", default="results", help="results root (default: ./results)")
     rp.add_argument("--workdir", help="where datasets and runs are cached (default: ./work/<profile>)")
     rp.add_argument("--only", nargs="*", help="run only these notebook numbers, e.g. 01 02")
+    rp.add_argument("--verify", nargs="?", const="", metavar="RESULTS_DIR",
+                    help="run nothing: compare RESULTS_DIR (default: RESULTS/PROFILE) with the committed tables, "
+                         "per number, against stated tolerances; exit 1 when a number drifted beyond them")
+    rp.add_argument("--reference", metavar="DIR",
+                    help="with --verify: the results to compare with (default: results/PROFILE at git HEAD)")
     rp.set_defaults(func=cmd_reproduce)
 
     # sweep
