@@ -37,14 +37,15 @@ def notebook_style() -> None:
                          "legend.frameon": False})
 
 
-def legend_outside(ax, title=None, **kwargs) -> None:
-    """Move an axis' legend to the right of the plot, off the data."""
-    handles, labels = ax.get_legend_handles_labels()
-    if ax.get_legend() is not None:
-        ax.get_legend().remove()
-    if handles:
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, title=title,
-                  **kwargs)
+def legend_outside(ax, **kwargs) -> None:
+    """Move an axis' legend (made by matplotlib or seaborn) to the right of the plot, off the data."""
+    import seaborn as sns
+
+    if ax.get_legend() is None:
+        if not ax.get_legend_handles_labels()[0]:
+            return
+        ax.legend()
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kwargs)
 
 
 def _load(path) -> np.ndarray:
