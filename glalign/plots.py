@@ -24,7 +24,7 @@ PART_COLOURS = np.array([(0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200),
 PART_PALETTE = {name: "#%02x%02x%02x" % tuple(PART_COLOURS[i + 1]) for i, name in enumerate(PARTS)}
 SAVE_DPI = 150     # saved PNGs: sharp on a projector
 INLINE_DPI = 100   # figures shown in a notebook
-CHANCE_STYLE = dict(color="0.35", ls=":", lw=1.5)
+CHANCE_STYLE = dict(color="k", ls="--", lw=2)
 
 
 def notebook_style() -> None:
