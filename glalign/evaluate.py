@@ -53,7 +53,8 @@ class EvalResult:
     def fused(self, alpha: float, fusion: str = "raw") -> np.ndarray:
         """raw: the paper's alpha * global + (1 - alpha) * local. zscore: each score standardised
         over the gallery per query first, so alpha weighs two scores of equal spread (the global
-        cosine spreads about twice as wide as the local one, so raw alpha = 0.5 favours it)."""
+        cosine spreads wider than the local one, so raw alpha = 0.5 favours it; notebook 06 prints both
+        spreads)."""
         if self.global_sim is None:
             raise GlalignError("this evaluation ran in chunks (large gallery) and kept no similarity matrix; "
                                "evaluate again with the alpha you want")

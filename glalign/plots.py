@@ -1,11 +1,17 @@
-"""Figures for the notebooks and the CLI: examples with part masks, result strips, explanations."""
+"""Figures for the notebooks and the CLI: examples with part masks, result strips, explanations,
+the method notebook's similarity heat map, CMC curves, McNemar's discordant counts.
+
+One part palette for every figure (PART_COLOURS for label maps, PART_PALETTE for plots), one
+notebook style (`notebook_style`: figures inline, legible on a projector)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "matplotlib.pyplot" not in sys.modules and "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")  # the CLI draws into files; a notebook kernel keeps its inline backend
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -14,7 +20,32 @@ from glalign import PARTS  # noqa: E402
 from glalign.parsing.masks import stripes_label_map  # noqa: E402
 
 PART_COLOURS = np.array([(0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180)],
-                        np.uint8)
+                        np.uint8)  # background, then PARTS in order
+PART_PALETTE = {name: "#%02x%02x%02x" % tuple(PART_COLOURS[i + 1]) for i, name in enumerate(PARTS)}
+SAVE_DPI = 150     # saved PNGs: sharp on a projector
+INLINE_DPI = 100   # figures shown in a notebook
+CHANCE_STYLE = dict(color="k", ls="--", lw=2)
+
+
+def notebook_style() -> None:
+    """The style every notebook sets up with: seaborn's whitegrid at a size that reads from the
+    back of a room, inline figures at INLINE_DPI, saved ones at SAVE_DPI."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": INLINE_DPI, "savefig.dpi": SAVE_DPI, "savefig.bbox": "tight",
+                         "legend.frameon": False})
+
+
+def legend_outside(ax, **kwargs) -> None:
+    """Move an axis' legend (made by matplotlib or seaborn) to the right of the plot, off the data."""
+    import seaborn as sns
+
+    if ax.get_legend() is None:
+        if not ax.get_legend_handles_labels()[0]:
+            return
+        ax.legend()
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kwargs)
 
 
 def _load(path) -> np.ndarray:
@@ -47,8 +78,8 @@ def examples_figure(records, n: int = 8, title: str = "", estimated=None):
         for row, name in ((1, "ground truth"), (2, "estimated")):
             axes[row, 0].text(-0.1, 0.5, name, transform=axes[row, 0].transAxes, rotation=90, va="center",
                               ha="right", fontsize=9)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=PART_COLOURS[i + 1] / 255) for i in range(len(PARTS))]
-    fig.legend(handles, PARTS, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=PART_PALETTE[p]) for p in PARTS]
+    fig.legend(handles, PARTS, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5, fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)
     return fig
@@ -82,7 +113,7 @@ def contact_sheet(root, out, n_ids: int = 20, fmt: str = "auto") -> Path:
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=SAVE_DPI)
     plt.close(fig)
     return out
 
@@ -113,13 +144,78 @@ def explanation_figure(explanation: dict, image_path, label: np.ndarray | None =
     if label is not None:
         for i, name in enumerate(PARTS):
             if any(p["part"] == name for p in explanation["phrases"]):
-                ax_img.contour(label == i + 1, levels=[0.5], colors=[PART_COLOURS[i + 1] / 255], linewidths=1.2)
+                ax_img.contour(label == i + 1, levels=[0.5], colors=[PART_PALETTE[name]], linewidths=1.2)
     names = [f"{p['part']}: {p['text']}"[:48] for p in explanation["phrases"]]
     sims = [p["similarity"] for p in explanation["phrases"]]
-    colours = [PART_COLOURS[PARTS.index(p["part"]) + 1] / 255 for p in explanation["phrases"]]
+    colours = [PART_PALETTE[p["part"]] for p in explanation["phrases"]]
     ax_bar.barh(names + ["GLOBAL"], sims + [explanation["global"]], color=colours + [(0.3, 0.3, 0.3)])
     ax_bar.invert_yaxis()
     ax_bar.set_xlabel("cosine similarity")
     ax_bar.set_title(f"fused score {explanation['score']:.3f} (α = {explanation['alpha']})", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def similarity_heatmap(sim: np.ndarray, phrase_labels: list[str], phrase_parts: list[str], region_labels: list[str],
+                       region_parts: list[str], positives: np.ndarray | None = None, title: str = ""):
+    """Phrases (rows) x regions (columns) cosine similarity; tick labels in their part's colour,
+    positive pairs (the phrase's own image and part) outlined."""
+    from matplotlib.patches import Rectangle
+
+    h, w = sim.shape
+    fig, ax = plt.subplots(figsize=(1.2 + 0.42 * w, 1.4 + 0.36 * h))
+    im = ax.imshow(sim, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(w), region_labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(h), phrase_labels, fontsize=8)
+    for tick, part in zip(ax.get_xticklabels(), region_parts):
+        tick.set_color(PART_PALETTE[part])
+    for tick, part in zip(ax.get_yticklabels(), phrase_parts):
+        tick.set_color(PART_PALETTE[part])
+    if positives is not None:
+        for i, j in zip(*np.nonzero(positives)):
+            ax.add_patch(Rectangle((j - .5, i - .5), 1, 1, fill=False, ec="white", lw=2))
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="cosine similarity")
+    ax.set_xlabel("image regions (image · part)")
+    ax.set_ylabel("noun phrases (caption · part)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def cmc_figure(cmcs: dict, chance: dict | None = None, title: str = "CMC"):
+    """CMC curves (Rank-k accuracy, %, for k = 1..len) by name; `chance`: name -> chance Rank-1 (%),
+    drawn as the k x chance line a random ranking would give (for small k)."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    colours = dict(zip(cmcs, sns.color_palette("tab10", len(cmcs))))
+    for name, cmc in cmcs.items():
+        k = np.arange(1, len(cmc) + 1)
+        ax.plot(k, cmc, marker="o", ms=3, color=colours[name], label=name)
+        if chance is not None and name in chance:
+            ax.plot(k, np.minimum(100, k * chance[name]), color=colours[name], ls=":", lw=1)
+    ax.set_xlabel("rank k")
+    ax.set_ylabel("Rank-k accuracy (%)")
+    ax.set_title(title + ("  (dotted: a random ranking)" if chance else ""), fontsize=10)
+    legend_outside(ax)
+    return fig
+
+
+def discordant_figure(tests: list[dict]):
+    """McNemar's evidence per comparison: the queries only system a gets right and those only b
+    gets right (the test uses nothing else), with the p-value beside them."""
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.75 * len(tests)))
+    y = np.arange(len(tests))
+    a = np.array([t["only_a"] for t in tests])
+    b = np.array([t["only_b"] for t in tests])
+    ax.barh(y - 0.18, a, height=0.36, color="#4c72b0", label="only a right")
+    ax.barh(y + 0.18, b, height=0.36, color="#dd8452", label="only b right")
+    for i, t in enumerate(tests):
+        ax.text(max(a[i], b[i]) + 0.5, i, f"p = {t['pvalue']:.2g}", va="center", fontsize=9)
+    ax.set_yticks(y, [f"{t['comparison']}\n(a = {t['a']}, b = {t['b']})" for t in tests], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel("discordant queries")
+    ax.set_xlim(0, max(1, a.max(initial=0), b.max(initial=0)) * 1.35)
+    legend_outside(ax)
     return fig

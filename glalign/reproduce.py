@@ -1,4 +1,4 @@
-"""`glalign reproduce`: run notebooks 01-08 with papermill into results/<profile>/.
+"""`glalign reproduce`: run notebooks 00-08 (the method walk-through, then the pipeline) with papermill into results/<profile>/.
 
 Everything is executed into a staging folder first; only when every notebook succeeds does it
 replace the previous results, so a failure (named by notebook and cell) leaves them intact."""
@@ -14,7 +14,7 @@ from pathlib import Path
 from glalign.errors import GlalignError
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ("01_data_prep", "02_np_coverage", "03_train", "04_evaluate_scenarios", "05_mcnemar", "06_ablation",
+NOTEBOOKS = ("00_method", "01_data_prep", "02_np_coverage", "03_train", "04_evaluate_scenarios", "05_mcnemar", "06_ablation",
              "07_search_and_failures", "08_rogle")
 
 
@@ -51,11 +51,12 @@ class NotebookContext:
 
     def save_figure(self, name: str, fig) -> Path:
         from glalign.io import atomic_path
+        from glalign.plots import SAVE_DPI
 
         path = self.figures / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+            fig.savefig(tmp, format="png", dpi=SAVE_DPI, bbox_inches="tight")
         return path
 
     def table(self, name: str):
@@ -64,11 +65,20 @@ class NotebookContext:
         return pd.read_csv(self.tables / f"{name}.csv")
 
 
+def default_results_dir(profile: str) -> Path:
+    """Where a notebook run without `results_dir` writes its tables and figures: results/<profile>
+    in a writable checkout (where `glalign reproduce` puts them), else a folder under the system
+    temp dir."""
+    if (REPO / "pyproject.toml").exists() and os.access(REPO, os.W_OK):
+        return REPO / "results" / profile
+    return Path(tempfile.gettempdir()) / "glalign-results" / profile
+
+
 def notebook_context(profile: str = "tiny", workdir=None, results_dir=None) -> NotebookContext:
     from glalign.scenarios import Workspace
 
     ws = Workspace(profile, Path(workdir) if workdir else default_workdir(profile))
-    results = Path(results_dir) if results_dir else Path(tempfile.gettempdir()) / "glalign-results" / profile
+    results = Path(results_dir) if results_dir else default_results_dir(profile)
     (results / "tables").mkdir(parents=True, exist_ok=True)
     (results / "figures").mkdir(parents=True, exist_ok=True)
     return NotebookContext(ws=ws, results=results)

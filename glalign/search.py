@@ -54,7 +54,10 @@ class GalleryIndex:
     skipped and listed in `skipped` (`strict=True`: the first one is an error)."""
 
     def __init__(self, run, gallery, device: str = "cpu", progress: bool = False, dtype: str = "float16",
-                 strict: bool = False, index: str = "exact", nprobe: int = 32):
+                 strict: bool = False, index: str = "exact", nprobe: int = 32, masks: str = "parsing"):
+        """masks: the folder beside a dataset's imgs/ holding the part label maps the regions are
+        taken from (a SynthPEDES domain: "parsing" is the generator's ground truth, Workspace.masks
+        names SynthParser's, the ones its runs train on)."""
         from glalign.model.factory import load_run
 
         self.run, self.root = Path(run), Path(gallery)
@@ -69,7 +72,8 @@ class GalleryIndex:
         if not files:
             raise GlalignError(f"gallery folder {self.root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         rels = [p.relative_to(self.root).as_posix() for p in files]
-        masks_root = self.root.parent / "parsing" if self.root.name == "imgs" else None
+        self.masks = masks
+        masks_root = self.root.parent / masks if self.root.name == "imgs" else None
         self.items = [_Img(p, (m if masks_root and (m := masks_root / rel).exists() else None))
                       for p, rel in zip(files, rels)]
         self._rels = rels
@@ -87,7 +91,7 @@ class GalleryIndex:
         with open(weights, "rb") as f:
             h.update(f.read(4096))
         st = weights.stat()
-        h.update(f"{st.st_size}:{st.st_mtime_ns}:{self.dtype}".encode())
+        h.update(f"{st.st_size}:{st.st_mtime_ns}:{self.dtype}:masks={self.masks}".encode())
         for it, rel in zip(self.items, self._rels):
             try:
                 st = os.stat(it.image)
@@ -102,7 +106,8 @@ class GalleryIndex:
         return self._cache_paths()[0 if os.access(self.root, os.W_OK) else 1]
 
     def _cache_paths(self) -> list[Path]:
-        name = (f".glalign-index-{hashlib.sha1(str(self.run.resolve()).encode()).hexdigest()[:10]}-"
+        key_run = str(self.run.resolve()) + ("" if self.masks == "parsing" else f"|{self.masks}")
+        name = (f".glalign-index-{hashlib.sha1(key_run.encode()).hexdigest()[:10]}-"
                 f"{'fp16' if self.dtype == 'float16' else 'fp32'}.gli")
         user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "glalign"
         key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]

@@ -1,5 +1,7 @@
-"""glalign reproduce on the tiny profile: tables and executed notebooks appear; a failing notebook
-is named with its cell and leaves the earlier results intact."""
+"""glalign reproduce on the tiny profile: tables and executed notebooks appear, with their figures
+inline; a failing notebook is named with its cell and leaves the earlier results intact; papermill
+parameters are parameters (never overwritten after their cell, and a passed value takes effect)."""
+import ast
 import json
 import shutil
 
@@ -14,7 +16,7 @@ from glalign.reproduce import REPO, reproduce
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory):
     root = tmp_path_factory.mktemp("repro")
-    out = reproduce("tiny", results_root=root / "results", workdir=root / "work", only=["01", "04"], progress=False)
+    out = reproduce("tiny", results_root=root / "results", workdir=root / "work", only=["00", "01", "04"], progress=False)
     return root, out
 
 
@@ -33,6 +35,23 @@ def test_reproduce_writes_tables_notebooks_summary(tiny_results):
     for nb in (out / "notebooks").glob("*.ipynb"):  # papermill's injected paths name the final folder
         text = nb.read_text()
         assert ".staging-" not in text and str(REPO) not in text and str(out.resolve()) in text, nb.name
+
+
+def _figures(nb) -> tuple[int, int]:
+    """(image/png outputs, ctx.save_figure calls) of an executed notebook."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    pngs = sum("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", []))
+    return pngs, sum(c.source.count("ctx.save_figure(") for c in code)
+
+
+def test_executed_notebooks_embed_the_figures_they_save(tiny_results):
+    root, out = tiny_results
+    executed = sorted((out / "notebooks").glob("*.ipynb"))
+    assert {p.stem for p in executed} >= {"00_method", "01_data_prep", "04_evaluate_scenarios"}
+    for path in executed:
+        pngs, saved = _figures(nbformat.read(path, as_version=4))
+        assert saved > 0 and pngs >= saved, f"{path.name}: {pngs} inline images for {saved} saved figures"
+    assert (out / "figures" / "method_similarity_fitted.png").exists()
 
 
 def test_failure_names_notebook_and_cell_and_keeps_results(tiny_results, tmp_path):
@@ -61,3 +80,43 @@ def test_notebooks_are_stored_clean_with_parameters():
 def test_unknown_only(tmp_path):
     with pytest.raises(GlalignError, match="names no notebook"):
         reproduce("tiny", results_root=tmp_path, workdir=tmp_path / "w", only=["99"], progress=False)
+
+
+def _parameters(nb) -> tuple[set, list]:
+    """Names the parameters cell assigns, and the code cells after it (magics dropped)."""
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    names = {t.id for node in ast.parse("".join(code[0]["source"])).body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    rest = ["\n".join(line for line in "".join(c["source"]).splitlines() if not line.lstrip().startswith(("%", "!")))
+            for c in code[1:]]
+    return names, rest
+
+
+def test_parameters_are_never_overwritten_after_their_cell():
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        names, rest = _parameters(json.loads(path.read_text()))
+        assert {"profile", "workdir", "results_dir"} <= names, path.name
+        for i, src in enumerate(rest, start=2):
+            stored = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            assert not stored & names, f"{path.name}: code cell {i} overwrites parameter(s) {sorted(stored & names)}"
+    assert {"scenario", "alpha"} <= _parameters(json.loads((REPO / "notebooks" / "03_train.ipynb").read_text()))[0]
+    assert {"query", "top_k"} <= _parameters(json.loads((REPO / "notebooks" / "07_search_and_failures.ipynb").read_text()))[0]
+
+
+def test_a_passed_parameter_takes_effect(tmp_path):
+    """The method notebook run by papermill with a non-default alpha: its loss table is built with it."""
+    import papermill as pm
+
+    pm.execute_notebook(str(REPO / "notebooks" / "00_method.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                        parameters={"alpha": 0.25, "fit_steps": 2, "results_dir": str(tmp_path / "res")},
+                        cwd=str(REPO / "notebooks"), progress_bar=False)
+    losses = pd.read_csv(tmp_path / "res" / "tables" / "method_losses.csv")
+    assert (losses.alpha == 0.25).all()
+    g, loc, total = losses.glalign
+    assert total == pytest.approx(0.25 * g + 0.75 * loc, rel=1e-5) and total != pytest.approx(0.5 * (g + loc), rel=1e-5)
+
+
+def test_results_dir_defaults_to_the_profile(tmp_path):
+    from glalign.reproduce import notebook_context
+
+    assert notebook_context("tiny", tmp_path / "w").results == REPO / "results" / "tiny"

@@ -148,3 +148,19 @@ def test_faiss_search_matches_exact_on_small_gallery(tiny_run, synth_a, tmp_path
     approx = GalleryIndex(tiny_run, g, index="faiss", nprobe=64).search("a man in a red shirt", 5)
     assert [h["path"] for h in approx] == [h["path"] for h in exact]
     assert all(abs(a["score"] - b["score"]) < 1e-5 for a, b in zip(approx, exact))
+
+
+def test_index_reads_the_mask_folder_it_is_given(tiny_run, synth_a, tmp_path):
+    """Notebook 07 searches with the masks the run was trained on: a mask folder with no part in it
+    leaves every region absent, where the default (no such folder: stripes) has them all."""
+    g = _gallery(synth_a, tmp_path, n=4)
+    for p in g.rglob("*.png"):
+        m = g.parent / "blank" / p.relative_to(g)
+        m.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((128, 64), np.uint8)).save(m)
+    query = "a man in a red shirt and black shoes"
+    default, blank = GalleryIndex(tiny_run, g), GalleryIndex(tiny_run, g, masks="blank")
+    assert blank.cache_path() != default.cache_path()
+    ex_default, ex_blank = default.explain(query, default.paths[0]), blank.explain(query, blank.paths[0])
+    assert ex_default["phrases"] and all(p["region_present"] for p in ex_default["phrases"])
+    assert not any(p["region_present"] for p in ex_blank["phrases"])
