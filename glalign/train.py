@@ -223,7 +223,7 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
                 if mine:
                     attach(dataset.store, mine, root)
     sampler = GlobalBatchSampler(len(dataset), o.batch_size, ctx.rank, ctx.world_size, seed=o.seed * 1000)
-    collate = make_collate(tokenizer, cfg.model.max_length, view)
+    collate = make_collate(tokenizer, model.config.max_length, view)  # the effective one (build_model)
     steps_per_epoch = max(1, len(dataset) // o.batch_size)
     opt, lr_lambda = make_optimizer(model, cfg, steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
@@ -245,7 +245,8 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
                         num_workers=cfg.workers, pin_memory=device.type == "cuda",
                         persistent_workers=cfg.workers > 0)
 
-    train_config = {**cfg.to_dict(), "n_train_pairs": len(dataset), "n_train_ids": len(labels)}
+    train_config = {**cfg.to_dict(), "n_train_pairs": len(dataset), "n_train_ids": len(labels),
+                    "effective": {"embed_dim": model.config.embed_dim, "max_length": model.config.max_length}}
     for epoch in range(start, o.epochs):
         # dropout: the same whether resumed or not (flips come with the samples: GlobalBatchSampler)
         torch.manual_seed(o.seed * 1000 + epoch + 1_000_003 * ctx.rank)

@@ -227,3 +227,53 @@ def test_reproduce_removes_leftover_staging(tmp_path):
                     notebooks_dir=nbdir)
     assert (out / "notebooks" / "01_data_prep.ipynb").exists()
     assert not list((tmp_path / "results").glob(".staging-*"))
+
+
+# -- issue 24, cause: build_model mutated the TrainConfig it was given (embed_dim, max_length), so a run
+# fine-tuned from a CLIP folder whose projection is not the profile's embed_dim could never be resumed
+@pytest.fixture(scope="module")
+def clip48(tmp_path_factory):
+    """A tiny CLIP folder whose projection is 48 wide (the tiny-finetune profile asks for 96)."""
+    from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig
+
+    from glalign.text.tokenizers import train_tokenizer
+
+    tok = train_tokenizer(["a man in a red shirt", "a woman with a white bag"] * 20, "clip", vocab_size=200)
+    folder = tmp_path_factory.mktemp("clip48") / "clip"
+    CLIPModel(CLIPConfig(
+        text_config=CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                   num_attention_heads=2, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+                                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id).to_dict(),
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                       num_attention_heads=2, image_size=32, patch_size=8).to_dict(),
+        projection_dim=48)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_build_model_leaves_its_config_alone(clip48):
+    from glalign.model.factory import build_model, resolve_text_kind
+
+    cfg = TrainConfig.for_profile("tiny-finetune", data=["unused"], lang="en", image_encoder=str(clip48),
+                                  text_encoder=str(clip48), max_length=500)
+    resolve_text_kind(cfg)
+    before = cfg.to_dict()
+    with pytest.warns(UserWarning, match="captions are cut at 64 tokens"):
+        model = build_model(cfg, None)
+    assert cfg.to_dict() == before
+    assert (model.config.embed_dim, model.config.max_length) == (48, 64)  # the effective settings
+
+
+def test_resume_of_a_run_from_a_clip_folder_of_another_width(capsys, synth_a, clip48, tmp_path):
+    from glalign.cli import build_parser, main
+
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(synth_a), "--lang", "en", "--out", str(out), "--profile", "tiny-finetune",
+            "--image-encoder", str(clip48), "--text-encoder", str(clip48), "--epochs", "2", "--device", "cpu",
+            "--quiet"]
+    train(TrainConfig.from_cli(build_parser().parse_args(argv)), progress=False, stop_after_epoch=1)
+    assert completed_epochs(out) == 1
+    assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert completed_epochs(out) == 2
+    assert json.loads((out / "config.json").read_text())["embed_dim"] == 48
+    assert main([*argv, "--resume"]) == 0  # a finished run: nothing to do, and no refusal

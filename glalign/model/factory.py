@@ -8,6 +8,7 @@ here imports the training loop, so evaluation and search stay light."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -24,8 +25,13 @@ from glalign.model.glalign import GLAlignModel
 def build_model(cfg, tokenizer=None) -> GLAlignModel:
     """A new model for a TrainConfig: towers from scratch ('small') or from pretrained checkpoints.
     From a CLIP checkpoint the global heads and the logit scale start from CLIP's own projections
-    and temperature (the local heads from copies of them), so the joint space is kept at step 0."""
-    m = cfg.model
+    and temperature (the local heads from copies of them), so the joint space is kept at step 0.
+
+    `cfg` is never changed: what the checkpoint imposes (CLIP's projection width as embed_dim, the
+    text encoder's context as max_length) is in the model's config (model.config.embed_dim,
+    .max_length), the effective settings; the TrainConfig keeps what was asked for, which is what
+    --resume compares."""
+    m = dataclasses.replace(cfg.model)
     vision, _, _, _ = build_image_encoder(EncoderSpec(
         source=m.image_encoder, hidden=m.vision_hidden, layers=m.vision_layers, heads=m.heads,
         image_size=m.image_size, patch_size=m.patch_size, dropout=m.dropout))
