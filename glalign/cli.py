@@ -9,7 +9,7 @@ import sys
 
 from glalign.config import FORMATS
 from glalign.config import PROFILES as TRAIN_PROFILES
-from glalign.errors import GlalignError
+from glalign.errors import GlalignError, os_error_of
 
 
 def _positive_int(text: str) -> int:
@@ -19,6 +19,19 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """A seed every generator accepts (numpy's and torch's: [0, 2**32 - 1])."""
+    from glalign.config import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, {MAX_SEED}], got {value}")
     return value
 
 
@@ -252,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ids", type=_positive_int, default=None, help="number of identities")
     s.add_argument("--test-ids", type=_positive_int, default=None,
                    help="at least this many test identities (default: the domain's proportion)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--height", type=_positive_int, default=128)
     s.add_argument("--width", type=_positive_int, default=64)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -323,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--region-mode", choices=("crop", "pool"))
     tr.add_argument("--text-encoder", help="clip | gpt2 | phobert | a local model folder")
     tr.add_argument("--image-encoder", help="'small' or a CLIP vision model name/folder")
-    tr.add_argument("--seed", type=int)
+    tr.add_argument("--seed", type=_seed)
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     tr.add_argument("--masks", help="folder of part label maps under each DIR (default: parsing)")
     tr.add_argument("--local-supervision", choices=("lexicon", "rsm"),
@@ -437,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(default: OUT/../corpus-<ids>)")
     pt.add_argument("--ids", type=_positive_int, default=2000, help="identities of a corpus made here")
     pt.add_argument("--epochs", type=_positive_int)
-    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--seed", type=_seed, default=0)
     pt.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     pt.add_argument("--overwrite", action="store_true", help="replace a model made with other settings")
     pt.add_argument("--quiet", action="store_true")
@@ -490,22 +503,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
-        print(f"glalign: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-            print(f"glalign: error: {exc.strerror}: {exc.filename or ''} (nothing half-written was kept)",
-                  file=sys.stderr)
+    except Exception as exc:
+        fs = os_error_of(exc)  # also one that safetensors, transformers or PIL wrapped in their own
+        if fs is not None and fs.errno in _USER_ERRNOS:
+            where = fs.filename or getattr(args, "out", None) or "the output folder"
+            kept = " (nothing half-written was kept)" if fs.errno in _NO_ROOM else ""
+            print(f"glalign: error: {fs.strerror}: {where}{kept}", file=sys.stderr)
             return 2
-        raise
-    except Exception:
         import traceback
 
         traceback.print_exc()
         print("glalign: internal error: this is a bug in glalign, not a mistake of yours; please report it with "
               "the command line and the traceback above", file=sys.stderr)
         return 1
+
+
+# file-system refusals that are the user's to fix (a missing file that reaches here was not checked: a bug)
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_USER_ERRNOS = (errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, *_NO_ROOM)
 
 
 if __name__ == "__main__":
