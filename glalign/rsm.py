@@ -306,13 +306,10 @@ class Embedder:
 def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks: str = "parsing"
                        ) -> tuple[torch.Tensor, np.ndarray]:
     """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords."""
-    from glalign.data.records import open_image
+    from glalign.data.records import load_rgb
     from glalign.parsing.masks import load_label_map, patch_weights
 
-    arrays = []
-    for r in records:
-        with open_image(r.image, root=root) as im:
-            arrays.append(np.asarray(im.convert("RGB")))
+    arrays = [np.asarray(load_rgb(r.image, root=root)) for r in records]
     present = np.array([r.present for r in records], dtype=bool)
     if mode == "pool":
         weights = []
