@@ -204,6 +204,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     firsts, tops, scores = [], [], []
     for start in range(0, len(captions), EVAL_CHUNK):
         sim = rows(slice(start, start + EVAL_CHUNK))
+        refuse_non_finite_scores(sim, captions[start:start + EVAL_CHUNK])
         first, top = acc.add(sim, q_pids[start:start + EVAL_CHUNK])
         firsts.append(first)
         tops.append(top)
@@ -223,6 +224,15 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     })
     return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
                       gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
+
+
+def refuse_non_finite_scores(sim: np.ndarray, captions: list[str]) -> None:
+    """NaN scores rank in no meaningful order: a GlalignError naming the first query that has one."""
+    bad = ~np.isfinite(sim).all(1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise GlalignError(f"the model's scores are not finite (NaN or inf) for {int(bad.sum())} of {len(sim)} "
+                           f"queries (e.g. {captions[first]!r}): its weights or inputs overflow; nothing was ranked")
 
 
 def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None, masks: str = "parsing"):

@@ -217,8 +217,10 @@ class Embedder:
             self._load_clip()
 
     def _load_clip(self):
+        from safetensors import SafetensorError
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
+        from glalign.model.encoders import refuse_non_finite
         from glalign.model.factory import quiet_transformers
 
         try:
@@ -227,9 +229,10 @@ class Embedder:
             self.model = model.to(self.device).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
             proc = AutoImageProcessor.from_pretrained(str(self.source), local_files_only=True)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:
             raise GlalignError(f"{self.source}: cannot load a CLIP model, tokenizer and image processor offline "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        refuse_non_finite(self.model, self.source)
         crop = getattr(proc, "crop_size", None) if getattr(proc, "do_center_crop", False) else None
         size = crop or proc.size
         self.size = int(size.get("height") or size.get("shortest_edge"))

@@ -91,6 +91,16 @@ def text_kind_of(name: str) -> str:
     return KIND_OF_MODEL_TYPE[model_type]
 
 
+def refuse_non_finite(model, where) -> None:
+    """A GlalignError naming the first weight (or buffer) of `model` that holds NaN or inf: such a
+    model scores every query as NaN, which ranks in no meaningful order (a silent wrong result)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise GlalignError(f"{where}: weight {name} holds {bad} non-finite value(s) (NaN or inf): the model "
+                               "diverged or its file is damaged; retrain it or restore the file")
+
+
 def _load(cls, name: str, dropout: float | None = None, **kwargs):
     """from_pretrained offline; refuses a checkpoint that lacks weights the model needs (transformers
     would only log a warning and start them at random), one whose weights do not have the shapes its
@@ -131,6 +141,7 @@ def _load(cls, name: str, dropout: float | None = None, **kwargs):
         raise GlalignError(f"{name} is a {config.model_type!r} checkpoint that lacks {len(missing)} weight(s) a "
                            f"{cls.__name__} needs (e.g. {missing[0]}); it would start from random weights. Pass "
                            "a checkpoint of that architecture")
+    refuse_non_finite(model, name)
     return model
 
 

@@ -18,7 +18,7 @@ import torch
 from glalign.errors import GlalignError
 from glalign.model.configuration import GLAlignConfig
 from glalign.model.encoders import (EncoderSpec, _load, build_image_encoder, build_text_encoder, load_config,
-                                    text_context, text_kind_of)
+                                    refuse_non_finite, text_context, text_kind_of)
 from glalign.model.glalign import GLAlignModel
 
 
@@ -213,5 +213,6 @@ def load_run(run, device: str = "cpu"):
         raise GlalignError(f"{run / 'model.safetensors'} cannot be loaded ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0][:200]}); the file is damaged or from another model: retrain "
                            "or restore it") from None
+    refuse_non_finite(model, run / "model.safetensors")
     tokenizer = load_tokenizer(run / "tokenizer", config.text_kind)
     return model.to(resolve_device(device)).eval(), tokenizer, config
