@@ -116,16 +116,45 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         shutil.copytree(final / "tokenizer", run / "tokenizer.tmp", dirs_exist_ok=True)
         os.replace(run / "tokenizer.tmp", run / "tokenizer")
     for name in TOP_FILES:
-        with atomic_path(run / name) as tmp:
-            tmp.unlink()
-            try:
-                os.link(final / name, tmp)
-            except OSError:
-                shutil.copy2(final / name, tmp)
+        _publish_top(run, final, name)
     for old in ckpts.iterdir():  # older epochs and staging folders of killed saves
         if old.is_dir() and old != final:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _publish_top(run: Path, ckpt: Path, name: str) -> None:
+    """RUN/name := the checkpoint's file, atomically (a hard link where the file system allows)."""
+    with atomic_path(run / name) as tmp:
+        tmp.unlink()
+        try:
+            os.link(ckpt / name, tmp)
+        except OSError:
+            shutil.copy2(ckpt / name, tmp)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import hashlib
+
+    try:
+        if os.path.samefile(a, b):
+            return True
+        if a.stat().st_size != b.stat().st_size:
+            return False
+    except OSError:  # missing (or unreadable) top-level file
+        return False
+    digest = lambda p: hashlib.sha256(p.read_bytes()).digest()  # noqa: E731
+    return digest(a) == digest(b)
+
+
+def restore_top_files(run: Path, ckpt: Path) -> list[str]:
+    """The top-level files that differ from the latest checkpoint (checked complete by
+    load_checkpoint), replaced by its copies; returns their names. Inference reads the top level, so
+    a damaged or deleted RUN/model.safetensors must not survive a --resume that says nothing."""
+    restored = [name for name in TOP_FILES if not _same_file(run / name, ckpt / name)]
+    for name in restored:
+        _publish_top(run, ckpt, name)
+    return restored
 
 
 def load_checkpoint(ckpt: Path, model, opt) -> tuple[dict, list[dict]]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from glalign.checkpoint import (completed_epochs, is_run_folder, latest_checkpoint, load_checkpoint,
-                                save_checkpoint)
+                                restore_top_files, save_checkpoint)
 from glalign.config import TrainConfig
 from glalign.errors import GlalignError
 
@@ -231,6 +232,10 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
     start = 0
     if ckpt is not None:
         state, history = load_checkpoint(ckpt, model, opt)
+        if main:
+            for name in restore_top_files(run, ckpt):
+                print(f"glalign: {run / name} differed from {ckpt / name} (damaged or edited): restored it from "
+                      "that checkpoint", file=sys.stderr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda, last_epoch=state["scheduler_step"] - 1)
         start = state["epoch"] + 1
         if start >= o.epochs:

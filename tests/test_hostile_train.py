@@ -277,3 +277,22 @@ def test_resume_of_a_run_from_a_clip_folder_of_another_width(capsys, synth_a, cl
     assert completed_epochs(out) == 2
     assert json.loads((out / "config.json").read_text())["embed_dim"] == 48
     assert main([*argv, "--resume"]) == 0  # a finished run: nothing to do, and no refusal
+
+
+# -- issue 24, cause: a finished run whose top-level model.safetensors is damaged: --resume said nothing, exit 0
+@pytest.mark.parametrize("damage", [_truncate, lambda p: p.unlink()])
+def test_resume_of_a_finished_run_restores_damaged_top_files(capsys, synth_a, tiny_run, tmp_path, damage):
+    from glalign.cli import main
+    from glalign.model.factory import load_run
+
+    run = _copy(tiny_run, tmp_path)
+    intact = (latest_checkpoint(run) / "model.safetensors").read_bytes()
+    damage(run / "model.safetensors")
+    argv = ["train", "--data", str(synth_a), "--lang", "en", "--out", str(run), "--profile", "tiny", "--epochs", "4",
+            "--device", "cpu", "--resume", "--quiet"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{run / 'model.safetensors'} differed from" in err and "restored it" in err, err
+    assert (run / "model.safetensors").read_bytes() == intact
+    load_run(run)  # inference reads it again
+    assert main(argv) == 0 and "restored" not in capsys.readouterr().err  # intact: nothing to say
