@@ -22,6 +22,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     """A seed every generator accepts (numpy's and torch's: [0, 2**32 - 1])."""
     from glalign.config import MAX_SEED
@@ -423,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--lang", choices=("en", "vi"), default="en")
     rm.add_argument("--captions", choices=("long", "short"), default="long",
                     help="long: sentences of the long captions; short: noun phrases of the short captions")
-    rm.add_argument("--min-margin", type=float, default=0.05,
+    rm.add_argument("--min-margin", type=_finite_float, default=0.05,
                     help="drop pairs whose cosine margin over the next-best region is below this")
     rm.add_argument("--per-region", type=_positive_int, default=1, help="units a region may take (1: one-to-one)")
     rm.add_argument("--region-mode", choices=("crop", "pool"), default="crop")
@@ -510,12 +520,23 @@ def main(argv: list[str] | None = None) -> int:
             kept = " (nothing half-written was kept)" if fs.errno in _NO_ROOM else ""
             print(f"glalign: error: {fs.strerror}: {where}{kept}", file=sys.stderr)
             return 2
+        if _out_of_memory(exc):  # the machine's limit, not a bug: sizes the user chose
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            print(f"glalign: error: out of memory ({first}); lower --batch-size, the image size or the model's "
+                  "sizes, or use a machine with more memory", file=sys.stderr)
+            return 2
         import traceback
 
         traceback.print_exc()
         print("glalign: internal error: this is a bug in glalign, not a mistake of yours; please report it with "
               "the command line and the traceback above", file=sys.stderr)
         return 1
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(sys.modules.get("torch"), "OutOfMemoryError", ())
+    return isinstance(exc, MemoryError) or (oom and isinstance(exc, oom)) or (
+        isinstance(exc, RuntimeError) and any(s in str(exc) for s in ("can't allocate memory", "out of memory")))
 
 
 # file-system refusals that are the user's to fix (a missing file that reaches here was not checked: a bug)

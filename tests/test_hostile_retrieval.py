@@ -89,3 +89,18 @@ def test_index_refuses_non_finite_gallery_embeddings(tmp_path):
     with pytest.raises(GlalignError, match=r"gallery embedding 0 is not finite \(NaN or inf\) as float16"):
         write_index(tmp_path / "x.gli", big, torch.zeros(2, 5, 4), torch.ones(2, 5, dtype=torch.bool))
     assert list(tmp_path.iterdir()) == []
+
+
+# -- causes: rsm mine --min-margin nan kept no pair and said nothing; regions.json nested beyond
+# Python's recursion limit was a RecursionError "bug"
+@pytest.mark.parametrize("margin", ["nan", "inf", "-inf"])
+def test_rsm_min_margin_must_be_finite(capsys, tmp_path, margin):
+    with pytest.raises(SystemExit) as stop:
+        main(["rsm", "mine", "--data", str(tmp_path), "--model", str(tmp_path), f"--min-margin={margin}"])
+    assert stop.value.code == 2 and "expected a finite number" in capsys.readouterr().err
+
+
+def test_regions_json_nested_too_deeply(capsys, tmp_path, nan_clip):
+    (tmp_path / "regions.json").write_text("[" * 100000 + "]" * 100000)
+    rc, err = _cli(capsys, "rsm", "mine", "--data", tmp_path, "--model", nan_clip.parent / "clip", "--quiet")
+    assert rc == 2 and "regions.json: JSON nested too deeply" in err, err

@@ -296,3 +296,35 @@ def test_resume_of_a_finished_run_restores_damaged_top_files(capsys, synth_a, ti
     assert (run / "model.safetensors").read_bytes() == intact
     load_run(run)  # inference reads it again
     assert main(argv) == 0 and "restored" not in capsys.readouterr().err  # intact: nothing to say
+
+
+# -- issue 24, causes: --config files that are valid field by field but not together, or not at all
+@pytest.mark.parametrize("values, message", [
+    ({"vision_hidden": 30, "heads": 4}, "vision_hidden 30 is not a multiple of heads 4"),
+    ({"text_hidden": 30, "heads": 4}, "text_hidden 30 is not a multiple of heads 4"),
+    ({"image_size": 65536, "patch_size": 1}, "gives 4294967296 patches per image, more than 16384"),
+    ({"image_size": 16, "patch_size": 32}, "patch_size 32 is larger than image_size 16"),
+    ("[" * 100000 + "]" * 100000, "JSON nested too deeply to be a settings file"),
+])
+def test_config_files_inconsistent_or_absurd(capsys, synth_a, tmp_path, values, message):
+    from glalign.cli import main
+
+    conf = tmp_path / "c.json"
+    conf.write_text(values if isinstance(values, str) else json.dumps(values))
+    rc = main(["train", "--data", str(synth_a), "--lang", "en", "--out", str(tmp_path / "r"), "--profile", "tiny",
+               "--config", str(conf), "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_of_memory_is_not_reported_as_a_bug(capsys, monkeypatch):
+    import glalign.cli as cli
+
+    def oom(args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 1099511628032 bytes")
+    monkeypatch.setattr(cli, "cmd_paper", oom)
+    assert cli.main(["paper"]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "lower --batch-size" in err and "bug" not in err

@@ -126,6 +126,8 @@ def _load_json(path: Path):
         return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a dataset file") from None
 
 
 def _manifest_rows(path: Path):
