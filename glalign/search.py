@@ -59,7 +59,8 @@ class GalleryIndex:
 
         self.run, self.root = Path(run), Path(gallery)
         if not self.root.is_dir():
-            raise GlalignError(f"gallery folder {self.root} does not exist")
+            raise GlalignError(f"gallery folder {self.root} " + ("is a file; pass the folder of images" if
+                                                                 self.root.exists() else "does not exist"))
         if dtype not in DTYPES or index not in ("exact", "faiss"):
             raise ValueError(f"dtype {dtype!r} / index {index!r}")
         self.dtype, self.strict, self.kind, self.nprobe, self.progress = dtype, strict, index, nprobe, progress

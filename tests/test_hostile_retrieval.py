@@ -104,3 +104,9 @@ def test_regions_json_nested_too_deeply(capsys, tmp_path, nan_clip):
     (tmp_path / "regions.json").write_text("[" * 100000 + "]" * 100000)
     rc, err = _cli(capsys, "rsm", "mine", "--data", tmp_path, "--model", nan_clip.parent / "clip", "--quiet")
     assert rc == 2 and "regions.json: JSON nested too deeply" in err, err
+
+
+def test_search_gallery_that_is_a_file(capsys, tiny_run, tmp_path):
+    (tmp_path / "one.png").write_bytes(b"x")
+    rc, err = _cli(capsys, "search", "--run", tiny_run, "--gallery", tmp_path / "one.png", "a man")
+    assert rc == 2 and "one.png is a file; pass the folder of images" in err, err

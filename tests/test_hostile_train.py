@@ -328,3 +328,32 @@ def test_out_of_memory_is_not_reported_as_a_bug(capsys, monkeypatch):
     assert cli.main(["paper"]) == 2
     err = capsys.readouterr().err
     assert "out of memory" in err and "lower --batch-size" in err and "bug" not in err
+
+
+# -- issue 24, cause: train --image-cache read a tampered cache folder: a truncated images.npy or a
+# garbled index.json was a traceback "bug", bytes overwritten inside images.npy were silently wrong pixels
+def _overwrite(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("images.npy", lambda p: p.write_bytes(p.read_bytes()[:100])), ("images.npy", _overwrite),
+    ("index.json", lambda p: p.write_text("{")), ("labels.npy", lambda p: p.unlink()),
+])
+def test_tampered_image_cache_is_rebuilt(synth_a, tmp_path, name, damage):
+    from glalign.data.image_cache import attach
+    from glalign.data.records import load_dataset
+    from glalign.data.torchdata import ImageStore
+
+    root = tmp_path / "A"
+    shutil.copytree(synth_a, root, ignore=shutil.ignore_patterns(".glalign-cache"))
+    recs = load_dataset(root, lang="en", check_images=False).split("train")[:80]
+    folder = attach(ImageStore(32, (4, 4)), recs, root).folder
+    damage(folder / name)
+    store = ImageStore(32, (4, 4))
+    attach(store, recs, root)
+    fresh = ImageStore(32, (4, 4))
+    for r in recs:
+        assert all(torch.equal(a, b) for a, b in zip(fresh.decode(r.image, r.mask), store.get(r.image, r.mask)))
