@@ -104,11 +104,16 @@ def cmd_train(args) -> int:
     from glalign.config import TrainConfig
     from glalign.train import train
 
+    cfg = TrainConfig.from_cli(args)  # settings refused here, once, before any process starts
     if args.nproc > 1:  # the shortcut: torchrun starts the processes, each runs this command without --nproc
+        from pathlib import Path
+
         from glalign.distributed import launch
 
+        for root in cfg.data.data:
+            if not Path(root).is_dir():
+                raise GlalignError(f"--data {root} is not a dataset folder (it does not exist or is a file)")
         return launch(args.nproc, ["train", *strip_nproc(args.argv)])
-    cfg = TrainConfig.from_cli(args)
     if args.workers < 0:
         raise GlalignError(f"--workers must be 0 or more, got {args.workers}")
     cfg.workers, cfg.grad_checkpointing, cfg.image_cache = args.workers, args.grad_checkpointing, args.image_cache
@@ -499,7 +504,28 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     """The one place where errors become messages: a user mistake (GlalignError, a file the
     system refuses) prints one line and exits 2; anything else is a bug: its traceback is printed
-    with a line asking to report it, and the exit code is 1."""
+    with a line asking to report it, and the exit code is 1. A process that `train --nproc`
+    started leaves its exit code for the launcher (torchrun itself only says 1)."""
+    import os
+
+    if not os.environ.get("GLALIGN_RANK_STATUS_DIR"):
+        return _main(argv)
+    from glalign.distributed import record_exit
+
+    code = 1
+    try:
+        code = _main(argv)
+    except SystemExit as exc:  # argparse's refusal (2)
+        code = exc.code
+        raise
+    finally:
+        record_exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[2:] if argv is None else argv[1:])  # after the subcommand (train --nproc)
@@ -520,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
             kept = " (nothing half-written was kept)" if fs.errno in _NO_ROOM else ""
             print(f"glalign: error: {fs.strerror}: {where}{kept}", file=sys.stderr)
             return 2
+        if _peer_left(exc):  # this process is fine: another one stopped (its own message says why)
+            print(f"glalign: rank {os.environ.get('RANK')} stopped: another process of this run failed "
+                  f"({str(exc).splitlines()[0][:160]})", file=sys.stderr)
+            return PEER_FAILED
         if _out_of_memory(exc):  # the machine's limit, not a bug: sizes the user chose
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             print(f"glalign: error: out of memory ({first}); lower --batch-size, the image size or the model's "
@@ -531,6 +561,16 @@ def main(argv: list[str] | None = None) -> int:
         print("glalign: internal error: this is a bug in glalign, not a mistake of yours; please report it with "
               "the command line and the traceback above", file=sys.stderr)
         return 1
+
+
+PEER_FAILED = 3  # a process of a torchrun job whose peer failed first (glalign.distributed.launch)
+
+
+def _peer_left(exc: BaseException) -> bool:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and isinstance(exc, RuntimeError) and any(
+        s in str(exc) for s in ("Connection closed by peer", "Connection reset by peer", "Broken pipe"))
 
 
 def _out_of_memory(exc: BaseException) -> bool:

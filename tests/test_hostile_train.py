@@ -357,3 +357,31 @@ def test_tampered_image_cache_is_rebuilt(synth_a, tmp_path, name, damage):
     fresh = ImageStore(32, (4, 4))
     for r in recs:
         assert all(torch.equal(a, b) for a, b in zip(fresh.decode(r.image, r.mask), store.get(r.image, r.mask)))
+
+
+# -- issue 24, cause: `train --nproc 2` on a user mistake ended with torchrun's exit 1 (its report of a
+# failed child), not 2; settings and data folders are now refused once, before torchrun starts
+def test_nproc_refuses_bad_settings_before_launching(capsys, monkeypatch, synth_a, tmp_path):
+    import glalign.distributed as dist_mod
+    from glalign.cli import main
+
+    monkeypatch.setattr(dist_mod, "launch", lambda *a: pytest.fail("torchrun started"))
+    base = ["train", "--nproc", "2", "--lang", "en", "--out", str(tmp_path / "r"), "--profile", "tiny"]
+    assert main([*base, "--data", str(tmp_path / "missing")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main([*base, "--data", str(synth_a), "--lr", "-1"]) == 2
+    assert "lr must be in" in capsys.readouterr().err
+
+
+def test_nproc_user_mistake_in_a_rank_exits_2(capsys, synth_a, tmp_path):
+    """rank 0 refuses --out (it holds something else); torchrun stops the other rank (no hang at the
+    barrier) and the launcher reports the ranks' own exit code."""
+    from glalign.cli import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    rc = main(["train", "--nproc", "2", "--data", str(synth_a), "--lang", "en", "--out", str(mine), "--profile",
+               "tiny", "--device", "cpu", "--quiet"])
+    assert rc == 2
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
