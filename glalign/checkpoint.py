@@ -84,9 +84,9 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
     """Publish epoch `epoch` (0-based) of a run; returns its checkpoint folder."""
     import pandas as pd
 
-    run.mkdir(parents=True, exist_ok=True)
     ckpts = run / "checkpoints"
-    ckpts.mkdir(exist_ok=True)
+    made = [p for p in (run, ckpts) if not p.exists()]  # removed again if this first save fails
+    ckpts.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=ckpts))
     try:
         from glalign.model.factory import quiet_transformers
@@ -108,6 +108,11 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         os.replace(stage, final)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
+        for folder in reversed(made):  # a full disk on the first epoch leaves no empty run folder behind
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
         raise
     write_text(ckpts / "latest", final.name + "\n")
     if (final / "tokenizer").exists():
