@@ -168,6 +168,11 @@ def _evaluate_local(args) -> int:
     if not model or (args.run is None and args.text_encoder not in (None, args.image_encoder)):
         raise GlalignError("--protocol local needs --run RUN, or one CLIP folder as --image-encoder "
                            "(its own text tower)")
+    from pathlib import Path
+
+    if args.masks != "parsing" and not (Path(args.data) / args.masks).is_dir():  # named, so never boxes instead
+        raise GlalignError(f"mask folder {Path(args.data) / args.masks} does not exist (without --masks, regions "
+                           "come from DATA/parsing, or from regions.json's boxes where it has none)")
     lang = args.lang or "en"
     out = evaluate_local(args.data, model, lang=lang, split=args.split, region_mode=args.region_mode,
                          device=args.device, masks=args.masks, queries=args.queries or "long")

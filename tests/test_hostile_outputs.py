@@ -1,6 +1,9 @@
 """Disk full and read-only outputs for the commands that write (issue 24): exit 2 with one line naming
 the place, and nothing empty or half-written left behind (a retry is never blocked by a leftover)."""
 import errno
+import tempfile
+
+import pytest
 
 from glalign.cli import main
 
@@ -52,3 +55,15 @@ def test_read_only_output_is_named(capsys, monkeypatch, synth_a, tmp_path):
     err = capsys.readouterr().err
     assert f"Read-only file system: {out}" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+# -- cause: a read-only dataset folder was named by atomic_path's temporary file (.rsm_pairs...tmp)
+def test_read_only_folder_is_named_by_the_file_asked_for(monkeypatch, tmp_path):
+    from glalign.io import write_json
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".x.json.abc.tmp"))
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as err:
+        write_json(tmp_path / "x.json", {})
+    assert err.value.errno == errno.EROFS and err.value.filename == str(tmp_path / "x.json")

@@ -110,3 +110,10 @@ def test_search_gallery_that_is_a_file(capsys, tiny_run, tmp_path):
     (tmp_path / "one.png").write_bytes(b"x")
     rc, err = _cli(capsys, "search", "--run", tiny_run, "--gallery", tmp_path / "one.png", "a man")
     assert rc == 2 and "one.png is a file; pass the folder of images" in err, err
+
+
+# -- cause: evaluate --protocol local --masks NAME with no such folder silently pooled regions.json's boxes
+def test_local_protocol_names_a_missing_mask_folder(capsys, longform_domain, nan_clip):  # noqa: F811
+    rc, err = _cli(capsys, "evaluate", "--image-encoder", nan_clip.parent / "clip", "--data", longform_domain,
+                   "--protocol", "local", "--masks", "estimated")
+    assert rc == 2 and f"mask folder {longform_domain / 'estimated'} does not exist" in err, err
