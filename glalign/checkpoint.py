@@ -91,9 +91,9 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
     top-level model is then the best epoch's, not the newest (training resumes from the newest)."""
     import pandas as pd
 
-    run.mkdir(parents=True, exist_ok=True)
     ckpts = run / "checkpoints"
-    ckpts.mkdir(exist_ok=True)
+    made = [p for p in (run, ckpts) if not p.exists()]  # removed again if this first save fails
+    ckpts.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=ckpts))
     try:
         from glalign.model.factory import quiet_transformers
@@ -115,6 +115,11 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         os.replace(stage, final)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
+        for folder in reversed(made):  # a full disk on the first epoch leaves no empty run folder behind
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
         raise
     write_text(ckpts / "latest", final.name + "\n")
     if best == epoch + 1:
@@ -127,13 +132,7 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         shutil.copytree(final / "tokenizer", run / "tokenizer.tmp", dirs_exist_ok=True)
         os.replace(run / "tokenizer.tmp", run / "tokenizer")
     for name in TOP_FILES:
-        with atomic_path(run / name) as tmp:
-            tmp.unlink()
-            source = (best_dir if use_best and name in MODEL_FILES else final) / name
-            try:
-                os.link(source, tmp)
-            except OSError:
-                shutil.copy2(source, tmp)
+        _publish_top(run, best_dir if use_best and name in MODEL_FILES else final, name)
     for old in ckpts.iterdir():  # older epochs and staging folders of killed saves
         if old.is_dir() and old not in (final, best_dir):
             shutil.rmtree(old, ignore_errors=True)
@@ -161,6 +160,42 @@ def _publish_best(ckpts: Path, final: Path, row: dict) -> None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _publish_top(run: Path, ckpt: Path, name: str) -> None:
+    """RUN/name := the checkpoint's file, atomically (a hard link where the file system allows)."""
+    with atomic_path(run / name) as tmp:
+        tmp.unlink()
+        try:
+            os.link(ckpt / name, tmp)
+        except OSError:
+            shutil.copy2(ckpt / name, tmp)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import hashlib
+
+    try:
+        if os.path.samefile(a, b):
+            return True
+        if a.stat().st_size != b.stat().st_size:
+            return False
+    except OSError:  # missing (or unreadable) top-level file
+        return False
+    digest = lambda p: hashlib.sha256(p.read_bytes()).digest()  # noqa: E731
+    return digest(a) == digest(b)
+
+
+def restore_top_files(run: Path, ckpt: Path) -> list[str]:
+    """The top-level files that differ from the latest checkpoint (checked complete by
+    load_checkpoint), or for the model files from the epoch chosen on validation, replaced by those copies; returns their names. Inference reads the top level, so
+    a damaged or deleted RUN/model.safetensors must not survive a --resume that says nothing."""
+    best = ckpt.parent / "best"
+    source = {name: best if name in MODEL_FILES and (best / "best.json").exists() else ckpt for name in TOP_FILES}
+    restored = [name for name in TOP_FILES if not _same_file(run / name, source[name] / name)]
+    for name in restored:
+        _publish_top(run, source[name], name)
+    return restored
 
 
 def load_checkpoint(ckpt: Path, model, opt) -> tuple[dict, list[dict]]:

@@ -9,7 +9,7 @@ import sys
 
 from glalign.config import FORMATS
 from glalign.config import PROFILES as TRAIN_PROFILES
-from glalign.errors import GlalignError
+from glalign.errors import GlalignError, os_error_of
 
 
 def _positive_int(text: str) -> int:
@@ -19,6 +19,29 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """A seed every generator accepts (numpy's and torch's: [0, 2**32 - 1])."""
+    from glalign.config import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, {MAX_SEED}], got {value}")
     return value
 
 
@@ -81,11 +104,16 @@ def cmd_train(args) -> int:
     from glalign.config import TrainConfig
     from glalign.train import train
 
+    cfg = TrainConfig.from_cli(args)  # settings refused here, once, before any process starts
     if args.nproc > 1:  # the shortcut: torchrun starts the processes, each runs this command without --nproc
+        from pathlib import Path
+
         from glalign.distributed import launch
 
+        for root in cfg.data.data:
+            if not Path(root).is_dir():
+                raise GlalignError(f"--data {root} is not a dataset folder (it does not exist or is a file)")
         return launch(args.nproc, ["train", *strip_nproc(args.argv)])
-    cfg = TrainConfig.from_cli(args)
     if args.workers < 0:
         raise GlalignError(f"--workers must be 0 or more, got {args.workers}")
     cfg.workers, cfg.grad_checkpointing, cfg.image_cache = args.workers, args.grad_checkpointing, args.image_cache
@@ -141,6 +169,11 @@ def _evaluate_local(args) -> int:
     if not model or (args.run is None and args.text_encoder not in (None, args.image_encoder)):
         raise GlalignError("--protocol local needs --run RUN, or one CLIP folder as --image-encoder "
                            "(its own text tower)")
+    from pathlib import Path
+
+    if args.masks != "parsing" and not (Path(args.data) / args.masks).is_dir():  # named, so never boxes instead
+        raise GlalignError(f"mask folder {Path(args.data) / args.masks} does not exist (without --masks, regions "
+                           "come from DATA/parsing, or from regions.json's boxes where it has none)")
     lang = args.lang or "en"
     out = evaluate_local(args.data, model, lang=lang, split=args.split, region_mode=args.region_mode,
                          device=args.device, masks=args.masks, queries=args.queries or "long")
@@ -286,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at least this many test identities (default: the domain's proportion)")
     s.add_argument("--val-ids", type=int, default=None,
                    help="at least this many validation identities, disjoint from train and test (default: 10%%)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--height", type=_positive_int, default=128)
     s.add_argument("--width", type=_positive_int, default=64)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -357,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--region-mode", choices=("crop", "pool"))
     tr.add_argument("--text-encoder", help="clip | gpt2 | phobert | a local model folder")
     tr.add_argument("--image-encoder", help="'small' or a CLIP vision model name/folder")
-    tr.add_argument("--seed", type=int)
+    tr.add_argument("--seed", type=_seed)
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     tr.add_argument("--masks", help="folder of part label maps under each DIR (default: parsing)")
     tr.add_argument("--local-supervision", choices=("lexicon", "rsm"),
@@ -462,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--lang", choices=("en", "vi"), default="en")
     rm.add_argument("--captions", choices=("long", "short"), default="long",
                     help="long: sentences of the long captions; short: noun phrases of the short captions")
-    rm.add_argument("--min-margin", type=float, default=0.05,
+    rm.add_argument("--min-margin", type=_finite_float, default=0.05,
                     help="drop pairs whose cosine margin over the next-best region is below this")
     rm.add_argument("--per-region", type=_positive_int, default=1, help="units a region may take (1: one-to-one)")
     rm.add_argument("--region-mode", choices=("crop", "pool"), default="crop")
@@ -489,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(default: OUT/../corpus-<ids>)")
     pt.add_argument("--ids", type=_positive_int, default=2000, help="identities of a corpus made here")
     pt.add_argument("--epochs", type=_positive_int)
-    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--seed", type=_seed, default=0)
     pt.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     pt.add_argument("--overwrite", action="store_true", help="replace a model made with other settings")
     pt.add_argument("--quiet", action="store_true")
@@ -528,7 +561,28 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     """The one place where errors become messages: a user mistake (GlalignError, a file the
     system refuses) prints one line and exits 2; anything else is a bug: its traceback is printed
-    with a line asking to report it, and the exit code is 1."""
+    with a line asking to report it, and the exit code is 1. A process that `train --nproc`
+    started leaves its exit code for the launcher (torchrun itself only says 1)."""
+    import os
+
+    if not os.environ.get("GLALIGN_RANK_STATUS_DIR"):
+        return _main(argv)
+    from glalign.distributed import record_exit
+
+    code = 1
+    try:
+        code = _main(argv)
+    except SystemExit as exc:  # argparse's refusal (2)
+        code = exc.code
+        raise
+    finally:
+        record_exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[2:] if argv is None else argv[1:])  # after the subcommand (train --nproc)
@@ -542,22 +596,49 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
-        print(f"glalign: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-            print(f"glalign: error: {exc.strerror}: {exc.filename or ''} (nothing half-written was kept)",
-                  file=sys.stderr)
+    except Exception as exc:
+        fs = os_error_of(exc)  # also one that safetensors, transformers or PIL wrapped in their own
+        if fs is not None and fs.errno in _USER_ERRNOS:
+            where = fs.filename or getattr(args, "out", None) or "the output folder"
+            kept = " (nothing half-written was kept)" if fs.errno in _NO_ROOM else ""
+            print(f"glalign: error: {fs.strerror}: {where}{kept}", file=sys.stderr)
             return 2
-        raise
-    except Exception:
+        if _peer_left(exc):  # this process is fine: another one stopped (its own message says why)
+            print(f"glalign: rank {os.environ.get('RANK')} stopped: another process of this run failed "
+                  f"({str(exc).splitlines()[0][:160]})", file=sys.stderr)
+            return PEER_FAILED
+        if _out_of_memory(exc):  # the machine's limit, not a bug: sizes the user chose
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            print(f"glalign: error: out of memory ({first}); lower --batch-size, the image size or the model's "
+                  "sizes, or use a machine with more memory", file=sys.stderr)
+            return 2
         import traceback
 
         traceback.print_exc()
         print("glalign: internal error: this is a bug in glalign, not a mistake of yours; please report it with "
               "the command line and the traceback above", file=sys.stderr)
         return 1
+
+
+PEER_FAILED = 3  # a process of a torchrun job whose peer failed first (glalign.distributed.launch)
+
+
+def _peer_left(exc: BaseException) -> bool:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and isinstance(exc, RuntimeError) and any(
+        s in str(exc) for s in ("Connection closed by peer", "Connection reset by peer", "Broken pipe"))
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(sys.modules.get("torch"), "OutOfMemoryError", ())
+    return isinstance(exc, MemoryError) or (oom and isinstance(exc, oom)) or (
+        isinstance(exc, RuntimeError) and any(s in str(exc) for s in ("can't allocate memory", "out of memory")))
+
+
+# file-system refusals that are the user's to fix (a missing file that reaches here was not checked: a bug)
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_USER_ERRNOS = (errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, *_NO_ROOM)
 
 
 if __name__ == "__main__":

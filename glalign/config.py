@@ -143,6 +143,25 @@ def _check(name: str, value, kind, where: str):
     return value
 
 
+MAX_PATCHES = 1 << 14  # patches per image of a tower built here (ViT-B/16 at 1024 px has 4,096)
+
+
+def _check_sizes(m: "ModelSettings", where: str) -> None:
+    """Sizes that are valid one by one but not together, for the towers built from scratch (a
+    pretrained tower brings its own): heads must divide the widths, a patch must fit the image."""
+    if m.image_encoder == "small":
+        if m.vision_hidden % m.heads:
+            raise GlalignError(f"{where}: vision_hidden {m.vision_hidden} is not a multiple of heads {m.heads}")
+        if m.patch_size > m.image_size:
+            raise GlalignError(f"{where}: patch_size {m.patch_size} is larger than image_size {m.image_size}")
+        if (m.image_size // m.patch_size) ** 2 > MAX_PATCHES:
+            raise GlalignError(f"{where}: image_size {m.image_size} / patch_size {m.patch_size} gives "
+                               f"{(m.image_size // m.patch_size) ** 2} patches per image, more than {MAX_PATCHES}; "
+                               "use a larger patch_size or a smaller image_size")
+    if m.text_encoder == "small" and m.text_hidden % m.heads:
+        raise GlalignError(f"{where}: text_hidden {m.text_hidden} is not a multiple of heads {m.heads}")
+
+
 _TYPES = {"list[str]": list, "str": str, "int": int, "float": float, "bool": bool}
 
 
@@ -176,8 +195,9 @@ class TrainConfig:
         for key, value in values.items():
             group, kind = owner[key]
             groups[group][key] = _check(key, value, _TYPES[kind], where)
-        return cls(out=out, profile=profile, device=device,
-                   **{g: GROUPS[g](**groups[g]) for g in GROUPS})
+        cfg = cls(out=out, profile=profile, device=device, **{g: GROUPS[g](**groups[g]) for g in GROUPS})
+        _check_sizes(cfg.model, where)
+        return cfg
 
     @classmethod
     def for_profile(cls, profile: str, out: str = "", device: str = "auto", where: str = "settings",
@@ -200,6 +220,8 @@ class TrainConfig:
                 raise GlalignError(f"config file {args.config} is not UTF-8 text") from None
             except json.JSONDecodeError as exc:
                 raise GlalignError(f"{args.config}: malformed JSON ({exc.msg}, line {exc.lineno})") from None
+            except RecursionError:
+                raise GlalignError(f"{args.config}: JSON nested too deeply to be a settings file") from None
             if not isinstance(file_values, dict):
                 raise GlalignError(f"{args.config}: expected a JSON object of settings, "
                                    f"got {type(file_values).__name__}")

@@ -168,7 +168,25 @@ def launch(nproc: int, glalign_args: list[str]) -> int:
     glalign's options as abbreviations of its own (`--run` of `--run-path`)."""
     import subprocess
     import sys
+    import tempfile
+    from pathlib import Path
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "glalign", "--", *glalign_args]
-    return subprocess.run(cmd).returncode
+    with tempfile.TemporaryDirectory(prefix="glalign-ranks-") as status:
+        rc = subprocess.run(cmd, env={**os.environ, STATUS_DIR: status}).returncode
+        codes = [int(p.read_text() or 1) for p in Path(status).glob("rank-*")]
+    # torchrun exits 1 whatever failed; a user mistake (the failed ranks exited 2, the others stopped
+    # because of them: cli.PEER_FAILED, or were killed by torchrun before saying) stays exit 2
+    return 2 if rc and 2 in codes and set(codes) <= {0, 2, 3} else rc
+
+
+STATUS_DIR = "GLALIGN_RANK_STATUS_DIR"  # set by launch: each rank's cli.main writes its exit code there
+
+
+def record_exit(code) -> None:
+    """A process started by `launch` leaves its exit code for the launcher (see launch)."""
+    folder = os.environ.get(STATUS_DIR)
+    if folder and os.path.isdir(folder):
+        with open(os.path.join(folder, f"rank-{os.environ.get('RANK', '0')}"), "w") as f:
+            f.write(str(code if isinstance(code, int) else 1))

@@ -211,6 +211,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     firsts, tops, scores = [], [], []
     for start in range(0, len(captions), EVAL_CHUNK):
         sim = rows(slice(start, start + EVAL_CHUNK))
+        refuse_non_finite_scores(sim, captions[start:start + EVAL_CHUNK])
         first, top = acc.add(sim, q_pids[start:start + EVAL_CHUNK])
         firsts.append(first)
         tops.append(top)
@@ -247,6 +248,15 @@ def validation_scores(model, tokenizer, records, lang: str, alpha: float, cache_
               for name, sim in (("global", res.global_sim), ("local", res.local_sim)) if sim is not None}
     return {"val_R1": res.metrics["R1"], **{f"val_R1_{k}": v for k, v in branch.items()},
             "val_queries": res.n_queries}
+
+
+def refuse_non_finite_scores(sim: np.ndarray, captions: list[str]) -> None:
+    """NaN scores rank in no meaningful order: a GlalignError naming the first query that has one."""
+    bad = ~np.isfinite(sim).all(1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise GlalignError(f"the model's scores are not finite (NaN or inf) for {int(bad.sum())} of {len(sim)} "
+                           f"queries (e.g. {captions[first]!r}): its weights or inputs overflow; nothing was ranked")
 
 
 def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None, masks: str = "parsing"):

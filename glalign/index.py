@@ -82,7 +82,12 @@ def write_index(path, global_, regions, present, dtype: str = "float16", meta: d
               **(meta or {})}
     # the max row norm (of the stored values) bounds the fp16 screen's rounding error; computed before writing
     for s in range(0, g, SPAN):
-        block = gallery_rows(global_[s:s + SPAN], regions[s:s + SPAN], present[s:s + SPAN]).numpy().astype(np_dtype)
+        with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+            block = gallery_rows(global_[s:s + SPAN], regions[s:s + SPAN], present[s:s + SPAN]).numpy().astype(np_dtype)
+        if not np.isfinite(block).all():  # NaN ranks nowhere; inf may also be a value beyond fp16's range
+            row = s + int(np.flatnonzero(~np.isfinite(block).all(1))[0])
+            raise GlalignError(f"gallery embedding {row} is not finite (NaN or inf) as {dtype}: the model gives "
+                               f"non-finite embeddings; nothing was written to {path}")
         max_norm = max(max_norm, float(np.sqrt((block.astype(np.float32) ** 2).sum(1)).max(initial=0.0)))
     header["max_row_norm"] = max_norm
     if screen:

@@ -112,9 +112,14 @@ def contact_sheet(root, out, n_ids: int = 20, fmt: str = "auto") -> Path:
         ax.axis("off")
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=SAVE_DPI)
-    plt.close(fig)
+    from glalign.io import atomic_path
+
+    try:
+        with atomic_path(out) as tmp:  # a full disk leaves no empty or half-written sheet
+            fig.savefig(tmp, dpi=SAVE_DPI, format={".jpg": "jpg", ".jpeg": "jpg", ".pdf": "pdf", ".svg": "svg"}.get(
+                out.suffix.lower(), "png"))
+    finally:
+        plt.close(fig)
     return out
 
 

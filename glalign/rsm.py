@@ -217,8 +217,10 @@ class Embedder:
             self._load_clip()
 
     def _load_clip(self):
+        from safetensors import SafetensorError
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
+        from glalign.model.encoders import refuse_non_finite
         from glalign.model.factory import quiet_transformers
 
         try:
@@ -227,9 +229,10 @@ class Embedder:
             self.model = model.to(self.device).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
             proc = AutoImageProcessor.from_pretrained(str(self.source), local_files_only=True)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:
             raise GlalignError(f"{self.source}: cannot load a CLIP model, tokenizer and image processor offline "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        refuse_non_finite(self.model, self.source)
         crop = getattr(proc, "crop_size", None) if getattr(proc, "do_center_crop", False) else None
         size = crop or proc.size
         self.size = int(size.get("height") or size.get("shortest_edge"))
@@ -309,13 +312,10 @@ def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks
     """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords. A region is
     present when it has a box and, pooled ("pool"), its mask covers at least one pixel: a part
     the parser found nowhere (an empty mask) is absent, not an embedding pooled from zero weights."""
-    from glalign.data.records import open_image
+    from glalign.data.records import load_rgb
     from glalign.parsing.masks import load_label_map, patch_weights
 
-    arrays = []
-    for r in records:
-        with open_image(r.image, root=root) as im:
-            arrays.append(np.asarray(im.convert("RGB")))
+    arrays = [np.asarray(load_rgb(r.image, root=root)) for r in records]
     present = np.array([r.present for r in records], dtype=bool)
     if mode == "pool":
         weights = []

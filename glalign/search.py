@@ -62,7 +62,8 @@ class GalleryIndex:
 
         self.run, self.root = Path(run), Path(gallery)
         if not self.root.is_dir():
-            raise GlalignError(f"gallery folder {self.root} does not exist")
+            raise GlalignError(f"gallery folder {self.root} " + ("is a file; pass the folder of images" if
+                                                                 self.root.exists() else "does not exist"))
         if dtype not in DTYPES or index not in ("exact", "faiss"):
             raise ValueError(f"dtype {dtype!r} / index {index!r}")
         self.dtype, self.strict, self.kind, self.nprobe, self.progress = dtype, strict, index, nprobe, progress
@@ -185,7 +186,11 @@ class GalleryIndex:
         from glalign.index import query_rows
 
         q, _ = self._query(text)
-        return query_rows(q, self.cfg.alpha if alpha is None else alpha)
+        w = query_rows(q, self.cfg.alpha if alpha is None else alpha)
+        if not np.isfinite(w).all():
+            raise GlalignError(f"the query's embedding is not finite (NaN or inf) with the model {self.run}; "
+                               "nothing was searched")
+        return w
 
     def scores(self, text: str, alpha: float | None = None) -> torch.Tensor:
         """The fused score of every gallery image (for plots; search() does not need them all)."""
@@ -200,6 +205,9 @@ class GalleryIndex:
             vals, idx = faiss_topk(self.index, self._ivf, w, top_k, self.nprobe)
         else:
             vals, idx = self.index.topk(w, top_k)
+        if not np.isfinite(vals).all():  # finite query rows: the stored rows are not (edited after writing)
+            raise GlalignError(f"the index {self.index.path} gives non-finite scores; delete it and search again "
+                               "to rebuild it")
         return [{"rank": i + 1, "path": self.paths[j], "score": round(float(v), 6)}
                 for i, (v, j) in enumerate(zip(vals[0].tolist(), idx[0].tolist()))]
 

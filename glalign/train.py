@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from glalign.checkpoint import (completed_epochs, is_run_folder, latest_checkpoint, load_checkpoint,
-                                save_checkpoint)
+                                restore_top_files, save_checkpoint)
 from glalign.config import TrainConfig
 from glalign.errors import GlalignError
 from glalign.selection import best_epoch
@@ -245,7 +246,7 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
                 if mine:
                     attach(dataset.store, mine, root)
     sampler = GlobalBatchSampler(len(dataset), o.batch_size, ctx.rank, ctx.world_size, seed=o.seed * 1000)
-    collate = make_collate(tokenizer, cfg.model.max_length, view)
+    collate = make_collate(tokenizer, model.config.max_length, view)  # the effective one (build_model)
     steps_per_epoch = max(1, len(dataset) // o.batch_size)
     opt, lr_lambda = make_optimizer(model, cfg, steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
@@ -253,6 +254,10 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
     start = 0
     if ckpt is not None:
         state, history = load_checkpoint(ckpt, model, opt)
+        if main:
+            for name in restore_top_files(run, ckpt):
+                print(f"glalign: {run / name} differed from {ckpt / name} (damaged or edited): restored it from "
+                      "that checkpoint", file=sys.stderr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda, last_epoch=state["scheduler_step"] - 1)
         start = state["epoch"] + 1
         if start >= o.epochs:
@@ -274,7 +279,8 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
 
         val_cache = dataset_cache_dir(cfg.data.data[0])
     train_config = {**cfg.to_dict(), "n_train_pairs": len(dataset), "n_train_ids": len(labels),
-                    "n_val_ids": len({r.pid for r in val_records}), "steps_per_epoch": steps_per_epoch}
+                    "n_val_ids": len({r.pid for r in val_records}), "steps_per_epoch": steps_per_epoch,
+                    "effective": {"embed_dim": model.config.embed_dim, "max_length": model.config.max_length}}
     for epoch in range(start, o.epochs):
         # dropout: the same whether resumed or not (flips come with the samples: GlobalBatchSampler)
         torch.manual_seed(o.seed * 1000 + epoch + 1_000_003 * ctx.rank)

@@ -183,16 +183,17 @@ def test_two_processes_equal_one_and_resume_in_one(synth_a, tmp_path):
     assert max(float((moved[k] - after_one_epoch[k]).abs().max()) for k in moved) > 1e-3  # the check can fail
 
 
-def test_nproc_shortcut_arguments(monkeypatch):
+def test_nproc_shortcut_arguments(monkeypatch, tmp_path):
     import subprocess
 
     from glalign.cli import build_parser, main, strip_nproc
 
     launched = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd: launched.append(cmd) or subprocess.CompletedProcess(cmd, 3))
-    assert main(["train", "--data", "D", "--nproc", "2", "--lang", "en", "--out", "R"]) == 3  # torchrun's status
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: launched.append(cmd) or subprocess.CompletedProcess(cmd, 3))
+    data = str(tmp_path)  # a folder: --data is checked before torchrun starts
+    assert main(["train", "--data", data, "--nproc", "2", "--lang", "en", "--out", "R"]) == 3  # torchrun's status
     assert launched[0][1:7] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "glalign"]
-    assert launched[0][7:] == ["--", "train", "--data", "D", "--lang", "en", "--out", "R"]
+    assert launched[0][7:] == ["--", "train", "--data", data, "--lang", "en", "--out", "R"]
 
     argv = ["--data", "D", "--nproc", "2", "--lang", "en", "--nproc=2", "--out", "R"]
     assert strip_nproc(argv) == ["--data", "D", "--lang", "en", "--out", "R"]

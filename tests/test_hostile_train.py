@@ -227,3 +227,161 @@ def test_reproduce_removes_leftover_staging(tmp_path):
                     notebooks_dir=nbdir)
     assert (out / "notebooks" / "01_data_prep.ipynb").exists()
     assert not list((tmp_path / "results").glob(".staging-*"))
+
+
+# -- issue 24, cause: build_model mutated the TrainConfig it was given (embed_dim, max_length), so a run
+# fine-tuned from a CLIP folder whose projection is not the profile's embed_dim could never be resumed
+@pytest.fixture(scope="module")
+def clip48(tmp_path_factory):
+    """A tiny CLIP folder whose projection is 48 wide (the tiny-finetune profile asks for 96)."""
+    from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig
+
+    from glalign.text.tokenizers import train_tokenizer
+
+    tok = train_tokenizer(["a man in a red shirt", "a woman with a white bag"] * 20, "clip", vocab_size=200)
+    folder = tmp_path_factory.mktemp("clip48") / "clip"
+    CLIPModel(CLIPConfig(
+        text_config=CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                   num_attention_heads=2, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+                                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id).to_dict(),
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                       num_attention_heads=2, image_size=32, patch_size=8).to_dict(),
+        projection_dim=48)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_build_model_leaves_its_config_alone(clip48):
+    from glalign.model.factory import build_model, resolve_text_kind
+
+    cfg = TrainConfig.for_profile("tiny-finetune", data=["unused"], lang="en", image_encoder=str(clip48),
+                                  text_encoder=str(clip48), max_length=500)
+    resolve_text_kind(cfg)
+    before = cfg.to_dict()
+    with pytest.warns(UserWarning, match="captions are cut at 64 tokens"):
+        model = build_model(cfg, None)
+    assert cfg.to_dict() == before
+    assert (model.config.embed_dim, model.config.max_length) == (48, 64)  # the effective settings
+
+
+def test_resume_of_a_run_from_a_clip_folder_of_another_width(capsys, synth_a, clip48, tmp_path):
+    from glalign.cli import build_parser, main
+
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(synth_a), "--lang", "en", "--out", str(out), "--profile", "tiny-finetune",
+            "--image-encoder", str(clip48), "--text-encoder", str(clip48), "--epochs", "2", "--device", "cpu",
+            "--quiet"]
+    train(TrainConfig.from_cli(build_parser().parse_args(argv)), progress=False, stop_after_epoch=1)
+    assert completed_epochs(out) == 1
+    assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert completed_epochs(out) == 2
+    assert json.loads((out / "config.json").read_text())["embed_dim"] == 48
+    assert main([*argv, "--resume"]) == 0  # a finished run: nothing to do, and no refusal
+
+
+# -- issue 24, cause: a finished run whose top-level model.safetensors is damaged: --resume said nothing, exit 0
+@pytest.mark.parametrize("damage", [_truncate, lambda p: p.unlink()])
+def test_resume_of_a_finished_run_restores_damaged_top_files(capsys, synth_a, tiny_run, tmp_path, damage):
+    from glalign.cli import main
+    from glalign.model.factory import load_run
+
+    run = _copy(tiny_run, tmp_path)
+    intact = (latest_checkpoint(run) / "model.safetensors").read_bytes()
+    damage(run / "model.safetensors")
+    argv = ["train", "--data", str(synth_a), "--lang", "en", "--out", str(run), "--profile", "tiny", "--epochs", "4",
+            "--device", "cpu", "--resume", "--quiet"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{run / 'model.safetensors'} differed from" in err and "restored it" in err, err
+    assert (run / "model.safetensors").read_bytes() == intact
+    load_run(run)  # inference reads it again
+    assert main(argv) == 0 and "restored" not in capsys.readouterr().err  # intact: nothing to say
+
+
+# -- issue 24, causes: --config files that are valid field by field but not together, or not at all
+@pytest.mark.parametrize("values, message", [
+    ({"vision_hidden": 30, "heads": 4}, "vision_hidden 30 is not a multiple of heads 4"),
+    ({"text_hidden": 30, "heads": 4}, "text_hidden 30 is not a multiple of heads 4"),
+    ({"image_size": 65536, "patch_size": 1}, "gives 4294967296 patches per image, more than 16384"),
+    ({"image_size": 16, "patch_size": 32}, "patch_size 32 is larger than image_size 16"),
+    ("[" * 100000 + "]" * 100000, "JSON nested too deeply to be a settings file"),
+])
+def test_config_files_inconsistent_or_absurd(capsys, synth_a, tmp_path, values, message):
+    from glalign.cli import main
+
+    conf = tmp_path / "c.json"
+    conf.write_text(values if isinstance(values, str) else json.dumps(values))
+    rc = main(["train", "--data", str(synth_a), "--lang", "en", "--out", str(tmp_path / "r"), "--profile", "tiny",
+               "--config", str(conf), "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_of_memory_is_not_reported_as_a_bug(capsys, monkeypatch):
+    import glalign.cli as cli
+
+    def oom(args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 1099511628032 bytes")
+    monkeypatch.setattr(cli, "cmd_paper", oom)
+    assert cli.main(["paper"]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "lower --batch-size" in err and "bug" not in err
+
+
+# -- issue 24, cause: train --image-cache read a tampered cache folder: a truncated images.npy or a
+# garbled index.json was a traceback "bug", bytes overwritten inside images.npy were silently wrong pixels
+def _overwrite(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("images.npy", lambda p: p.write_bytes(p.read_bytes()[:100])), ("images.npy", _overwrite),
+    ("index.json", lambda p: p.write_text("{")), ("labels.npy", lambda p: p.unlink()),
+])
+def test_tampered_image_cache_is_rebuilt(synth_a, tmp_path, name, damage):
+    from glalign.data.image_cache import attach
+    from glalign.data.records import load_dataset
+    from glalign.data.torchdata import ImageStore
+
+    root = tmp_path / "A"
+    shutil.copytree(synth_a, root, ignore=shutil.ignore_patterns(".glalign-cache"))
+    recs = load_dataset(root, lang="en", check_images=False).split("train")[:80]
+    folder = attach(ImageStore(32, (4, 4)), recs, root).folder
+    damage(folder / name)
+    store = ImageStore(32, (4, 4))
+    attach(store, recs, root)
+    fresh = ImageStore(32, (4, 4))
+    for r in recs:
+        assert all(torch.equal(a, b) for a, b in zip(fresh.decode(r.image, r.mask), store.get(r.image, r.mask)))
+
+
+# -- issue 24, cause: `train --nproc 2` on a user mistake ended with torchrun's exit 1 (its report of a
+# failed child), not 2; settings and data folders are now refused once, before torchrun starts
+def test_nproc_refuses_bad_settings_before_launching(capsys, monkeypatch, synth_a, tmp_path):
+    import glalign.distributed as dist_mod
+    from glalign.cli import main
+
+    monkeypatch.setattr(dist_mod, "launch", lambda *a: pytest.fail("torchrun started"))
+    base = ["train", "--nproc", "2", "--lang", "en", "--out", str(tmp_path / "r"), "--profile", "tiny"]
+    assert main([*base, "--data", str(tmp_path / "missing")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main([*base, "--data", str(synth_a), "--lr", "-1"]) == 2
+    assert "lr must be in" in capsys.readouterr().err
+
+
+def test_nproc_user_mistake_in_a_rank_exits_2(capsys, synth_a, tmp_path):
+    """rank 0 refuses --out (it holds something else); torchrun stops the other rank (no hang at the
+    barrier) and the launcher reports the ranks' own exit code."""
+    from glalign.cli import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    rc = main(["train", "--nproc", "2", "--data", str(synth_a), "--lang", "en", "--out", str(mine), "--profile",
+               "tiny", "--device", "cpu", "--quiet"])
+    assert rc == 2
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

@@ -25,6 +25,8 @@ import torch
 
 from glalign import PARTS
 
+ARRAYS = ("images", "labels", "present")  # the .npy files of a cache folder
+
 
 def fingerprint(records, size: int, scheme: str) -> str:
     h = hashlib.sha1(f"{size}|{scheme}".encode())
@@ -53,8 +55,7 @@ class ImageCache:
     def _open(self):
         index = json.loads((self.folder / "index.json").read_text(encoding="utf-8"))
         self._rows = {k: i for i, k in enumerate(index["keys"])}
-        self._arrays = tuple(np.load(self.folder / f"{name}.npy", mmap_mode="r")
-                             for name in ("images", "labels", "present"))
+        self._arrays = tuple(np.load(self.folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS)
 
     def __len__(self):
         if self._rows is None:
@@ -98,7 +99,9 @@ def build(store, records, folder: Path) -> ImageCache:
         for arr in (images, labels, present):
             arr.flush()
         del images, labels, present
-        (stage / "index.json").write_text(json.dumps({"keys": keys, "size": s, "scheme": store.scheme}))
+        sample = _sample_digest(tuple(np.load(stage / f"{name}.npy", mmap_mode="r") for name in ARRAYS))
+        (stage / "index.json").write_text(json.dumps({"keys": keys, "size": s, "scheme": store.scheme,
+                                                      "sample_sha1": sample}))
         os.chmod(stage, 0o755)
         if folder.exists():  # another process built it meanwhile: keep theirs
             shutil.rmtree(stage)
@@ -110,10 +113,38 @@ def build(store, records, folder: Path) -> ImageCache:
     return ImageCache(folder)
 
 
+def _sample_digest(arrays) -> str:
+    """sha1 of every ~n/64-th row of the three arrays: catches a truncated or overwritten file at
+    the cost of reading 64 rows, not the whole cache."""
+    h = hashlib.sha1()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a[:: max(1, len(a) // 64)]).tobytes())
+    return h.hexdigest()
+
+
+def _usable(folder: Path, keys: list[str], size: int, scheme: str) -> bool:
+    """The cache folder holds what build() wrote for these keys: index, shapes, dtypes and the
+    sampled digest all check out. Anything else (truncated, edited, foreign) is rebuilt."""
+    try:
+        index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+        arrays = tuple(np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS)
+    except (OSError, ValueError, UnicodeDecodeError, EOFError):
+        return False
+    n = len(keys)
+    shapes = ((n, 3, size, size), (n, size, size), (n, len(PARTS)))
+    return (isinstance(index, dict) and index.get("keys") == keys and index.get("size") == size
+            and index.get("scheme") == scheme
+            and all(a.shape == sh and a.dtype == dt for a, sh, dt in zip(arrays, shapes, (np.uint8, np.uint8, np.bool_)))
+            and index.get("sample_sha1") == _sample_digest(arrays))
+
+
 def attach(store, records, root) -> ImageCache:
     """Open (building it first if needed) the cache of these records' images, and have the store
-    read from it."""
+    read from it. A cache folder that does not check out is rebuilt, never read."""
     folder = cache_folder(root, store, fingerprint(records, store.size, store.scheme))
+    keys = list(dict.fromkeys(str(r.image) for r in records))
+    if folder.exists() and not _usable(folder, keys, store.size, store.scheme):
+        shutil.rmtree(folder, ignore_errors=True)
     cache = ImageCache(folder) if (folder / "index.json").exists() else build(store, records, folder)
     store.files.append(cache)
     return cache

@@ -126,6 +126,8 @@ def _load_json(path: Path):
         return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a dataset file") from None
 
 
 def _manifest_rows(path: Path):
@@ -323,6 +325,18 @@ def open_image(path, what: str = "image", root=None):
             raise DataError(f"{what} {path} is refused as a possible decompression bomb ({exc})") from None
         except (OSError, ValueError, SyntaxError) as exc:
             raise DataError(f"{what} {path} cannot be read ({type(exc).__name__})") from None
+
+
+def load_rgb(path, what: str = "image", root=None):
+    """The image decoded as RGB (a PIL image), through open_image's rule; a file that opens but
+    does not decode (truncated, damaged) is a DataError naming it, not PIL's bare OSError."""
+    with open_image(path, what=what, root=root) as im:
+        try:
+            return im.convert("RGB")
+        except (OSError, ValueError, SyntaxError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # the file system's own refusal (glalign.cli reports it)
+            raise DataError(f"{what} {path} cannot be decoded ({exc}); replace the file or remove its entry") from None
 
 
 def _image_problem(path: Path) -> str | None:

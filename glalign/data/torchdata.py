@@ -38,13 +38,9 @@ class ImageStore:
 
     def decode(self, image_path, mask_path) -> tuple:
         """(uint8 image (3, S, S), uint8 label map (S, S), part presence (5,)) from the files."""
-        from glalign.data.records import open_image
+        from glalign.data.records import load_rgb
 
-        try:
-            with open_image(image_path) as im:  # symlink and decompression-bomb checks
-                arr = np.asarray(im.convert("RGB"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{image_path}: cannot read the image ({exc})") from None
+        arr = np.asarray(load_rgb(image_path))  # symlink, decompression-bomb and decoding checks
         label = (load_label_map(mask_path, self.scheme) if mask_path is not None
                  else stripes_label_map(*arr.shape[:2]))
         if label.shape != arr.shape[:2]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from glalign.errors import GlalignError, ModelNotAvailableError
+from glalign.errors import GlalignError, ModelNotAvailableError, os_error_of
 
 TEXT_KINDS = ("clip", "gpt2", "phobert")
 POOLING = {"clip": "last", "gpt2": "last", "phobert": "first"}  # each kind's own; text_pooling may override
@@ -92,11 +92,26 @@ def text_kind_of(name: str) -> str:
     return KIND_OF_MODEL_TYPE[model_type]
 
 
+def refuse_non_finite(model, where) -> None:
+    """A GlalignError naming the first weight (or buffer) of `model` that holds NaN or inf: such a
+    model scores every query as NaN, which ranks in no meaningful order (a silent wrong result)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise GlalignError(f"{where}: weight {name} holds {bad} non-finite value(s) (NaN or inf): the model "
+                               "diverged or its file is damaged; retrain it or restore the file")
+
+
 def _load(cls, name: str, dropout: float | None = None, **kwargs):
     """from_pretrained offline; refuses a checkpoint that lacks weights the model needs (transformers
-    would only log a warning and start them at random)."""
+    would only log a warning and start them at random), one whose weights do not have the shapes its
+    config.json says (e.g. a num_labels that disagrees with the saved classifier), and a damaged
+    weights file, each with a message naming the folder."""
+    from safetensors import SafetensorError
+
     source = _source(name)
     config = load_config(name)  # names a missing folder/model clearly before anything else
+    kwargs.setdefault("ignore_mismatched_sizes", True)  # reported below, with the shapes, instead of a bare RuntimeError
     try:
         own = cls.config_class.from_pretrained(source, local_files_only=True)  # e.g. the vision part of a CLIP
         if dropout is not None:
@@ -107,15 +122,27 @@ def _load(cls, name: str, dropout: float | None = None, **kwargs):
         with quiet_transformers():
             model, info = cls.from_pretrained(source, config=own, local_files_only=True, output_loading_info=True,
                                               **kwargs)
+    except SafetensorError as exc:  # truncated, empty or not a safetensors file at all
+        if os_error_of(exc) is not None:
+            raise
+        raise GlalignError(f"{name}: its weights file (model.safetensors) is damaged ({exc}); save or download the "
+                           "model again") from None
     except (OSError, ValueError) as exc:
         if Path(source).exists():
             raise GlalignError(f"{name}: not a {cls.__name__} checkpoint ({exc})") from None
         raise _not_available(name, exc) from None
+    mismatched = sorted(info.get("mismatched_keys", ()))
+    if mismatched:
+        key, saved, wanted = mismatched[0]
+        raise GlalignError(f"{name}: its weights do not match its config.json ({len(mismatched)} weight(s), e.g. "
+                           f"{key} is {tuple(saved)} in the weights but {tuple(wanted)} by the config); was "
+                           "config.json edited (num_labels / id2label, sizes)? Restore the config saved with the weights")
     missing = [k for k in info.get("missing_keys", ()) if "position_ids" not in k]
     if missing:
         raise GlalignError(f"{name} is a {config.model_type!r} checkpoint that lacks {len(missing)} weight(s) a "
                            f"{cls.__name__} needs (e.g. {missing[0]}); it would start from random weights. Pass "
                            "a checkpoint of that architecture")
+    refuse_non_finite(model, name)
     return model
 
 

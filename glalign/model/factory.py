@@ -8,6 +8,7 @@ here imports the training loop, so evaluation and search stay light."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -17,15 +18,20 @@ import torch
 from glalign.errors import GlalignError
 from glalign.model.configuration import GLAlignConfig
 from glalign.model.encoders import (EncoderSpec, _load, build_image_encoder, build_text_encoder, load_config,
-                                    text_context, text_kind_of)
+                                    refuse_non_finite, text_context, text_kind_of)
 from glalign.model.glalign import GLAlignModel
 
 
 def build_model(cfg, tokenizer=None) -> GLAlignModel:
     """A new model for a TrainConfig: towers from scratch ('small') or from pretrained checkpoints.
     From a CLIP checkpoint the global heads and the logit scale start from CLIP's own projections
-    and temperature (the local heads from copies of them), so the joint space is kept at step 0."""
-    m = cfg.model
+    and temperature (the local heads from copies of them), so the joint space is kept at step 0.
+
+    `cfg` is never changed: what the checkpoint imposes (CLIP's projection width as embed_dim, the
+    text encoder's context as max_length) is in the model's config (model.config.embed_dim,
+    .max_length), the effective settings; the TrainConfig keeps what was asked for, which is what
+    --resume compares."""
+    m = dataclasses.replace(cfg.model)
     vision, _, _, _ = build_image_encoder(EncoderSpec(
         source=m.image_encoder, hidden=m.vision_hidden, layers=m.vision_layers, heads=m.heads,
         image_size=m.image_size, patch_size=m.patch_size, dropout=m.dropout))
@@ -208,5 +214,6 @@ def load_run(run, device: str = "cpu"):
         raise GlalignError(f"{run / 'model.safetensors'} cannot be loaded ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0][:200]}); the file is damaged or from another model: retrain "
                            "or restore it") from None
+    refuse_non_finite(model, run / "model.safetensors")
     tokenizer = load_tokenizer(run / "tokenizer", config.text_kind)
     return model.to(resolve_device(device)).eval(), tokenizer, config

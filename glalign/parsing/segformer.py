@@ -72,7 +72,11 @@ def load_parser(parser: str):
         with quiet_transformers():
             # the PIL backend: what the parsers were trained with, and no torchvision needed
             processor = AutoImageProcessor.from_pretrained(_source(parser), local_files_only=True, backend="pil")
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        own = Path(parser) / "preprocessor_config.json"
+        if own.exists():  # the folder's own preprocessing, unreadable: never parse with other pixels silently
+            raise GlalignError(f"{own} cannot be read ({str(exc).splitlines()[0][:200]}); restore the file saved "
+                               "with the model, or delete it to use SegFormer's default preprocessing") from None
         processor = SegformerImageProcessor()
     return model.eval(), processor, scheme, lut
 
@@ -103,7 +107,7 @@ def parse_dataset(root, parser: str, out=None, device: str = "auto", batch_size:
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from glalign.data.records import load_dataset, open_image
+    from glalign.data.records import load_dataset, load_rgb
     from glalign.device import resolve_device
     from glalign.io import atomic_path, write_json
 
@@ -129,10 +133,7 @@ def parse_dataset(root, parser: str, out=None, device: str = "auto", batch_size:
     bar = tqdm(total=len(todo), desc="parsing", unit="img", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        images = []
-        for r in batch:
-            with open_image(r.image, root=root) as im:
-                images.append(im.convert("RGB"))
+        images = [load_rgb(r.image, root=root) for r in batch]
         pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(dev)
         with torch.inference_mode():
             logits = model(pixel_values=pixels).logits.float()
