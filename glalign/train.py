@@ -256,7 +256,7 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
         state, history = load_checkpoint(ckpt, model, opt)
         if main:
             for name in restore_top_files(run, ckpt):
-                print(f"glalign: {run / name} differed from {ckpt / name} (damaged or edited): restored it from "
+                print(f"glalign: {run / name} differed from its checkpoint copy (damaged or edited): restored it from "
                       "that checkpoint", file=sys.stderr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda, last_epoch=state["scheduler_step"] - 1)
         start = state["epoch"] + 1
