@@ -459,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # reproduce
     rp = sub.add_parser("reproduce", help="run notebooks 00-08 (method, then pipeline) with papermill into results/<profile>/")
-    rp.add_argument("--profile", default="synthpedes", choices=("synthpedes", "tiny"))
+    rp.add_argument("--profile", default="synthpedes", choices=("synthpedes", "synthpedes-full", "tiny"))
     rp.add_argument("--results", default="results", help="results root (default: ./results)")
     rp.add_argument("--workdir", help="where datasets and runs are cached (default: ./work/<profile>)")
     rp.add_argument("--only", nargs="*", help="run only these notebook numbers, e.g. 01 02")

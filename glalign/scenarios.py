@@ -46,6 +46,7 @@ MASKS = ("estimated", "oracle")
 LOCAL_SUPERVISION = ("lexicon", "rsm")  # GLAlign's keyword lexicon, ROGLE's mined region-phrase pairs
 RSM_SETTINGS = {"region_mode": "crop", "min_margin": 0.05, "per_region": 1}  # how the workspace mines pairs
 ALPHA_SWEEP = (0.2, 0.5, 0.8)
+STUDIES = ("oracle", "alpha", "seeds")  # notebook 06's studies beyond RQ1: masks, α trained, seed spread
 # How a run's towers start: fine-tuned from the profile's pretrained folders (SynthCLIP; SynthPhoBERT
 # for Vietnamese text), as the paper fine-tunes CLIP/PhoBERT, or from random weights.
 INITS = ("pretrained", "scratch")
@@ -58,7 +59,8 @@ PROFILES = {
     # glalign.pretrain.ship): read as a user reads a downloaded CLIP, never pretrained here.
     "synthpedes": {"A_ids": 330, "A_test_ids": 100, "A_val_ids": 30, "B_ids": 800, "B_test_ids": 500,
                    "B_val_ids": 50, "train_profile": "synthpedes", "seed": 0, "pretrained": "shipped",
-                   "finetune_profile": {"en": "synthpedes-finetune", "vi": "synthpedes-finetune-vi"}},
+                   "finetune_profile": {"en": "synthpedes-finetune", "vi": "synthpedes-finetune-vi"},
+                   "studies": ("oracle",)},  # α trained and seeds: synthpedes-full
     "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0, "corpus_ids": 40,
              "finetune_profile": "tiny-finetune",
              "clip_pretrain": dict(epochs=2, batch_size=16, image_size=32, patch_size=8, vision_width=32,
@@ -68,6 +70,11 @@ PROFILES = {
                                   vocab_size=300),
              "parser_pretrain": dict(epochs=12, batch_size=16)},
 }
+
+
+# the same with every study of notebook 06 (α trained at five weights, three seeds): four more runs,
+# beyond the 25 minutes of `make reproduce` on 2 cores
+PROFILES["synthpedes-full"] = {**PROFILES["synthpedes"], "studies": STUDIES}
 
 
 def profile_settings(profile: str) -> dict:
@@ -84,6 +91,11 @@ class Workspace:
         self.root = Path(root)
         self.progress = progress
         self._parsed: dict[str, str] = {}  # domain -> mask folder parsed in this session
+
+    @property
+    def studies(self) -> tuple[str, ...]:
+        """Notebook 06's studies this profile runs (scenarios.STUDIES; every one unless it says)."""
+        return tuple(self.settings.get("studies", STUDIES))
 
     # ---------------------------------------------------------- data
     def domain(self, name: str) -> Path:
@@ -422,16 +434,20 @@ ALPHAS_TRAINED = (0.0, 0.25, 0.5, 0.75, 1.0)  # notebook 06: a run trained at ea
 SEEDS = (0, 1, 2)  # notebook 06: SE1's seed spread
 
 
-def pipeline_runs() -> list[dict]:
+def pipeline_runs(studies=STUDIES) -> list[dict]:
     """The arguments of every run notebooks 03-07 evaluate, the longest first (notebook 08's RSM
-    runs come later: their pairs are mined with one of these). Notebook 03 trains them all."""
+    runs come later: their pairs are mined with one of these). Notebook 03 trains them all.
+    `studies`: which of notebook 06's extra studies to train for (a profile's `studies`)."""
     runs = [dict(domains=SCENARIOS[s].train, lang=SCENARIOS[s].lang, alpha=VARIANTS["full"])
             for s in ("SE4", "SE2", "SE1", "SV1")]  # SE3 tests SE1's run; SV2 and SV3 test SV1's
     runs += [dict(domains=("A",), lang=lang, alpha=a, init=init)
              for lang in ("en", "vi") for a in VARIANTS.values() for init in INITS]  # RQ1 (Table 11 x init)
-    runs += [dict(domains=("A",), lang="en", alpha=a) for a in ALPHAS_TRAINED]
-    runs += [dict(domains=("A",), lang="en", alpha=VARIANTS["full"], seed=s) for s in SEEDS]
-    runs.append(dict(domains=("A",), lang="en", alpha=VARIANTS["full"], masks="oracle"))
+    if "alpha" in studies:
+        runs += [dict(domains=("A",), lang="en", alpha=a) for a in ALPHAS_TRAINED]
+    if "seeds" in studies:
+        runs += [dict(domains=("A",), lang="en", alpha=VARIANTS["full"], seed=s) for s in SEEDS]
+    if "oracle" in studies:
+        runs.append(dict(domains=("A",), lang="en", alpha=VARIANTS["full"], masks="oracle"))
     return runs
 
 
