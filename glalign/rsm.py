@@ -168,7 +168,8 @@ def model_fingerprint(folder) -> str:
     import hashlib
 
     folder, digest = Path(folder), hashlib.sha1()
-    for path in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]:
+    student = [folder / "rsm_student.json"] if (folder / "rsm_student.json").exists() else []  # names its image tower
+    for path in [folder / "config.json", *sorted(folder.glob("*.safetensors")), *student]:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
@@ -184,7 +185,11 @@ class Embedder:
     tower="global" uses a GLAlign run's global branch instead (image [CLS] and caption heads,
     cropped regions only), as a CLIP folder is used: a run trained global-only (alpha 1) never
     saw the keyword lexicon, so it mines pairs with no keyword list, in any language it was
-    trained on (SynthCLIP reads English only)."""
+    trained on (SynthCLIP reads English only).
+
+    A text student (glalign.pretrain.distill: SynthPhoBERT distilled into SynthCLIP's text space,
+    its folder holding rsm_student.json) embeds text with the student and regions with the CLIP
+    folder that file names: a Vietnamese judge with no keyword list."""
 
     def __init__(self, source, device: str = "cpu", tower: str = "local"):
         from glalign.device import resolve_device
@@ -201,7 +206,10 @@ class Embedder:
             raise GlalignError(f"{self.source / 'config.json'} is not valid JSON ({exc}); "
                                "restore the model folder") from None
         legacy_run = "train" in saved and "hf_configs" in saved
-        self.kind = "glalign" if saved.get("model_type") == "glalign" or legacy_run else "clip"
+        from glalign.pretrain.distill import read_student
+
+        student = read_student(self.source)
+        self.kind = "glalign" if saved.get("model_type") == "glalign" or legacy_run else "student" if student else "clip"
         if tower == "global" and self.kind != "glalign":
             raise GlalignError(f"{self.source}: tower='global' picks a GLAlign run's global branch; a CLIP "
                                "folder has one space only (leave tower at 'local')")
@@ -213,22 +221,44 @@ class Embedder:
             self.size, self.max_length = model_geometry(self.model)[0], config.max_length
             self.text_kind = config.text_kind
             self.mean, self.std = torch.tensor(config.image_mean), torch.tensor(config.image_std)  # as trained
+        elif self.kind == "student":
+            self._load_student(student)
         else:
-            self._load_clip()
+            self._load_clip(self.source)
 
-    def _load_clip(self):
+    def _load_student(self, student: dict):
+        """The student's text tower and tokenizer; the image tower of the CLIP folder it names,
+        which must be the one it was distilled against (same fingerprint)."""
+        from transformers import AutoTokenizer
+
+        from glalign.pretrain.distill import TextStudent
+
+        clip = Path(student["image_tower"])
+        if not (clip / "config.json").exists() or model_fingerprint(clip) != student["image_tower_fingerprint"]:
+            raise GlalignError(f"{self.source}: its image tower {clip} is missing or changed since the student was "
+                               "distilled against it; distil the student again (glalign.pretrain.distill)")
+        self._load_clip(clip)
+        try:
+            self.text_model = TextStudent.from_folder(self.source).to(self.device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise GlalignError(f"{self.source}: cannot load the text student offline "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        self.max_length, self.text_kind = self.text_model.max_length, "phobert"
+
+    def _load_clip(self, source: Path):
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
         from glalign.model.factory import quiet_transformers
 
         try:
             with quiet_transformers():
-                model = CLIPModel.from_pretrained(str(self.source), local_files_only=True)
+                model = CLIPModel.from_pretrained(str(source), local_files_only=True)
             self.model = model.to(self.device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
-            proc = AutoImageProcessor.from_pretrained(str(self.source), local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
+            proc = AutoImageProcessor.from_pretrained(str(source), local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise GlalignError(f"{self.source}: cannot load a CLIP model, tokenizer and image processor offline "
+            raise GlalignError(f"{source}: cannot load a CLIP model, tokenizer and image processor offline "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
         crop = getattr(proc, "crop_size", None) if getattr(proc, "do_center_crop", False) else None
         size = crop or proc.size
@@ -289,13 +319,17 @@ class Embedder:
             row = {t: i for i, t in enumerate(distinct)}
             return self.texts(distinct, lang, batch)[[row[t] for t in texts]]
         view = None
-        if self.kind == "glalign" and lang is not None:
+        if self.kind == "student" and lang != "vi":
+            raise GlalignError(f"{self.source} is a Vietnamese text student; it reads lang 'vi', not {lang!r}")
+        if self.kind in ("glalign", "student") and lang is not None:
             from glalign.model.factory import text_view_for
 
             view = text_view_for(self.text_kind, lang, texts)  # PhoBERT reads word-segmented Vietnamese
 
         def encode(ids, mask):
             ids, mask = ids.to(self.device), mask.to(self.device)
+            if self.kind == "student":
+                return self.text_model(ids, mask)
             if self.kind == "glalign":
                 return (self.model.encode_text if self.tower == "global" else self.model.encode_phrase_text)(ids, mask)
             f = self.model.get_text_features(input_ids=ids, attention_mask=mask)
