@@ -439,11 +439,14 @@ def _add_lexicon(units: dict[str, list[_Unit]], lang: str) -> None:
 # ------------------------------------------------------------------ mining
 def mine(root, model, lang: str = "en", captions: str = "long", min_margin: float = 0.05, per_region: int = 1,
          region_mode: str = "crop", device: str = "cpu", batch: int = 64, progress: bool = True,
-         write: bool = True, baseline: bool = True, masks: str = "parsing", split: str = "all") -> dict:
+         write: bool = True, baseline: bool = True, masks: str = "parsing", split: str = "all",
+         margins=()) -> dict:
     """Mine region-sentence pairs for every image of regions.json (of one split unless "all");
     write ROOT/rsm_pairs.<lang>.<captions>.json (atomically) and return a summary with the mining
     time (splitting, embedding and matching; model loading and the baseline excluded) and, where
-    ground truth exists, precision/recall of RSM and of the lexicon baseline."""
+    ground truth exists, precision/recall of RSM and of the lexicon baseline; with `margins` (each
+    at least min_margin), summary["curve"] holds RSM's precision/recall at each margin, from the
+    same assignment (a margin only drops pairs), so one mining gives the whole curve."""
     from glalign.data.regions import load_regions
     from glalign.io import write_json
 
@@ -460,7 +463,10 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
     if not records:
         raise GlalignError(f"{root}/regions.json has no {split} images")
     units = _units(root, records, lang, captions)
-    pairs, mined, truth = [], [], []
+    if any(m < min_margin for m in margins):
+        raise GlalignError(f"margins {list(margins)}: each must be at least min_margin ({min_margin}); mine with "
+                           "the smallest as min_margin")
+    pairs, mined, truth, margin_of = [], [], [], []
     for start in tqdm(range(0, len(records), batch), desc=f"RSM {lang} {captions}", unit="batch",
                       disable=not progress):
         chunk = records[start:start + batch]
@@ -479,6 +485,7 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
                                   "part": part, "box": list(r.regions[part]), "score": round(p.score, 5),
                                   "reliability": round(p.reliability, 5)})
                     mined.append((r.file_path, k, u.index, part))
+                    margin_of.append(p.reliability)
             for u in us:
                 if u.truth in r.regions:
                     truth.append((r.file_path, u.caption, u.index, u.truth))
@@ -497,6 +504,13 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
             precision, recall = quality(found, truth)
             summary[method] = {"precision": precision, "recall": recall, "hits": len(set(found) & set(truth)),
                                "mined": len(set(found)), "truth": len(set(truth))}
+    if truth and margins:
+        summary["curve"] = []
+        for m in margins:
+            kept = [key for key, r in zip(mined, margin_of) if r >= m]
+            precision, recall = quality(kept, truth)
+            summary["curve"].append({"min_margin": m, "precision": precision, "recall": recall,
+                                     "mined": len(set(kept))})
     if write:
         path = root / f"rsm_pairs.{lang}.{captions}.json"
         write_json(path, {k: v for k, v in summary.items() if k not in ("seconds", "seconds_per_1000_images")}

@@ -42,10 +42,13 @@ POOLING = "mean"
 
 @dataclass
 class DistillConfig:
-    """Sized to run in well under a minute on one CPU thread for ~15k caption pairs."""
+    """Sized for the ~2,400 training caption pairs of domains A and B: 69 s on one thread of the
+    2-core machine shared with another job (3 epochs at lr 1e-3, batch 128, reached a cosine to
+    the teacher of 0.37 and VI long-caption precision 68.5%; this 0.62 and 85.7%, 10 epochs 0.68
+    and 82.2% in 220 s)."""
     epochs: int = 3
-    batch_size: int = 128
-    lr: float = 1e-3
+    batch_size: int = 64
+    lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     temperature: float = 0.05
