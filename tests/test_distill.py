@@ -111,3 +111,28 @@ def test_student_with_a_changed_image_tower_is_refused(tiny_towers, tmp_path):
         Embedder(out)
     with pytest.raises(GlalignError, match="tower='global'"):
         Embedder(out, tower="global")
+
+
+def test_workspace_vi_judge_is_the_student_and_mines_long_captions_without_a_lexicon(tiny_towers, tmp_path,
+                                                                                      monkeypatch):
+    from glalign import scenarios
+    from glalign.rsm import mine
+
+    _, _, clip, mlm = tiny_towers
+    monkeypatch.setitem(scenarios.PROFILES, "micro", {"A_ids": 6, "B_ids": 6, "train_profile": "tiny",
+                                                      "finetune_profile": "tiny-finetune", "seed": 0})
+    ws = scenarios.Workspace("micro", tmp_path / "ws")
+    monkeypatch.setattr(ws, "pretrained", lambda kind: {"clip": clip, "phobert": mlm}.get(kind) or pytest.fail(kind))
+    root = ws.longform("A")
+    _no_lexicon(monkeypatch)
+    source, tower = ws.rsm_model("vi")
+    assert tower == "local" and (source / "rsm_student.json").exists()
+    stamp = (source / "model.safetensors").stat().st_mtime_ns
+    assert ws.rsm_model("vi")[0] == source and (source / "model.safetensors").stat().st_mtime_ns == stamp  # cached
+    judge = ws.rsm_embedder("vi")
+    assert judge.kind == "student"
+    s = mine(root, judge, "vi", "long", min_margin=0.0, margins=(0.0, 0.05, 0.1), write=False, progress=False,
+             baseline=False)
+    assert s["pairs"] > 0 and [c["min_margin"] for c in s["curve"]] == [0.0, 0.05, 0.1]
+    assert s["curve"][0]["precision"] == pytest.approx(s["rsm"]["precision"])
+    assert [c["mined"] for c in s["curve"]] == sorted((c["mined"] for c in s["curve"]), reverse=True)
