@@ -168,7 +168,8 @@ def model_fingerprint(folder) -> str:
     import hashlib
 
     folder, digest = Path(folder), hashlib.sha1()
-    for path in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]:
+    student = [folder / "rsm_student.json"] if (folder / "rsm_student.json").exists() else []  # names its image tower
+    for path in [folder / "config.json", *sorted(folder.glob("*.safetensors")), *student]:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
@@ -184,7 +185,11 @@ class Embedder:
     tower="global" uses a GLAlign run's global branch instead (image [CLS] and caption heads,
     cropped regions only), as a CLIP folder is used: a run trained global-only (alpha 1) never
     saw the keyword lexicon, so it mines pairs with no keyword list, in any language it was
-    trained on (SynthCLIP reads English only)."""
+    trained on (SynthCLIP reads English only).
+
+    A text student (glalign.pretrain.distill: SynthPhoBERT distilled into SynthCLIP's text space,
+    its folder holding rsm_student.json) embeds text with the student and regions with the CLIP
+    folder that file names: a Vietnamese judge with no keyword list."""
 
     def __init__(self, source, device: str = "cpu", tower: str = "local"):
         from glalign.device import resolve_device
@@ -201,7 +206,10 @@ class Embedder:
             raise GlalignError(f"{self.source / 'config.json'} is not valid JSON ({exc}); "
                                "restore the model folder") from None
         legacy_run = "train" in saved and "hf_configs" in saved
-        self.kind = "glalign" if saved.get("model_type") == "glalign" or legacy_run else "clip"
+        from glalign.pretrain.distill import read_student
+
+        student = read_student(self.source)
+        self.kind = "glalign" if saved.get("model_type") == "glalign" or legacy_run else "student" if student else "clip"
         if tower == "global" and self.kind != "glalign":
             raise GlalignError(f"{self.source}: tower='global' picks a GLAlign run's global branch; a CLIP "
                                "folder has one space only (leave tower at 'local')")
@@ -213,10 +221,32 @@ class Embedder:
             self.size, self.max_length = model_geometry(self.model)[0], config.max_length
             self.text_kind = config.text_kind
             self.mean, self.std = torch.tensor(config.image_mean), torch.tensor(config.image_std)  # as trained
+        elif self.kind == "student":
+            self._load_student(student)
         else:
-            self._load_clip()
+            self._load_clip(self.source)
 
-    def _load_clip(self):
+    def _load_student(self, student: dict):
+        """The student's text tower and tokenizer; the image tower of the CLIP folder it names,
+        which must be the one it was distilled against (same fingerprint)."""
+        from transformers import AutoTokenizer
+
+        from glalign.pretrain.distill import TextStudent
+
+        clip = Path(student["image_tower"])
+        if not (clip / "config.json").exists() or model_fingerprint(clip) != student["image_tower_fingerprint"]:
+            raise GlalignError(f"{self.source}: its image tower {clip} is missing or changed since the student was "
+                               "distilled against it; distil the student again (glalign.pretrain.distill)")
+        self._load_clip(clip)
+        try:
+            self.text_model = TextStudent.from_folder(self.source).to(self.device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise GlalignError(f"{self.source}: cannot load the text student offline "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        self.max_length, self.text_kind = self.text_model.max_length, "phobert"
+
+    def _load_clip(self, source: Path):
         from safetensors import SafetensorError
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
@@ -225,14 +255,14 @@ class Embedder:
 
         try:
             with quiet_transformers():
-                model = CLIPModel.from_pretrained(str(self.source), local_files_only=True)
+                model = CLIPModel.from_pretrained(str(source), local_files_only=True)
             self.model = model.to(self.device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
-            proc = AutoImageProcessor.from_pretrained(str(self.source), local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
+            proc = AutoImageProcessor.from_pretrained(str(source), local_files_only=True)
         except (OSError, ValueError, SafetensorError) as exc:
-            raise GlalignError(f"{self.source}: cannot load a CLIP model, tokenizer and image processor offline "
+            raise GlalignError(f"{source}: cannot load a CLIP model, tokenizer and image processor offline "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
-        refuse_non_finite(self.model, self.source)
+        refuse_non_finite(self.model, source)
         crop = getattr(proc, "crop_size", None) if getattr(proc, "do_center_crop", False) else None
         size = crop or proc.size
         self.size = int(size.get("height") or size.get("shortest_edge"))
@@ -292,13 +322,17 @@ class Embedder:
             row = {t: i for i, t in enumerate(distinct)}
             return self.texts(distinct, lang, batch)[[row[t] for t in texts]]
         view = None
-        if self.kind == "glalign" and lang is not None:
+        if self.kind == "student" and lang != "vi":
+            raise GlalignError(f"{self.source} is a Vietnamese text student; it reads lang 'vi', not {lang!r}")
+        if self.kind in ("glalign", "student") and lang is not None:
             from glalign.model.factory import text_view_for
 
             view = text_view_for(self.text_kind, lang, texts)  # PhoBERT reads word-segmented Vietnamese
 
         def encode(ids, mask):
             ids, mask = ids.to(self.device), mask.to(self.device)
+            if self.kind == "student":
+                return self.text_model(ids, mask)
             if self.kind == "glalign":
                 return (self.model.encode_text if self.tower == "global" else self.model.encode_phrase_text)(ids, mask)
             f = self.model.get_text_features(input_ids=ids, attention_mask=mask)
@@ -405,11 +439,14 @@ def _add_lexicon(units: dict[str, list[_Unit]], lang: str) -> None:
 # ------------------------------------------------------------------ mining
 def mine(root, model, lang: str = "en", captions: str = "long", min_margin: float = 0.05, per_region: int = 1,
          region_mode: str = "crop", device: str = "cpu", batch: int = 64, progress: bool = True,
-         write: bool = True, baseline: bool = True, masks: str = "parsing", split: str = "all") -> dict:
+         write: bool = True, baseline: bool = True, masks: str = "parsing", split: str = "all",
+         margins=()) -> dict:
     """Mine region-sentence pairs for every image of regions.json (of one split unless "all");
     write ROOT/rsm_pairs.<lang>.<captions>.json (atomically) and return a summary with the mining
     time (splitting, embedding and matching; model loading and the baseline excluded) and, where
-    ground truth exists, precision/recall of RSM and of the lexicon baseline."""
+    ground truth exists, precision/recall of RSM and of the lexicon baseline; with `margins` (each
+    at least min_margin), summary["curve"] holds RSM's precision/recall at each margin, from the
+    same assignment (a margin only drops pairs), so one mining gives the whole curve."""
     from glalign.data.regions import load_regions
     from glalign.io import write_json
 
@@ -426,7 +463,10 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
     if not records:
         raise GlalignError(f"{root}/regions.json has no {split} images")
     units = _units(root, records, lang, captions)
-    pairs, mined, truth = [], [], []
+    if any(m < min_margin for m in margins):
+        raise GlalignError(f"margins {list(margins)}: each must be at least min_margin ({min_margin}); mine with "
+                           "the smallest as min_margin")
+    pairs, mined, truth, margin_of = [], [], [], []
     for start in tqdm(range(0, len(records), batch), desc=f"RSM {lang} {captions}", unit="batch",
                       disable=not progress):
         chunk = records[start:start + batch]
@@ -445,6 +485,7 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
                                   "part": part, "box": list(r.regions[part]), "score": round(p.score, 5),
                                   "reliability": round(p.reliability, 5)})
                     mined.append((r.file_path, k, u.index, part))
+                    margin_of.append(p.reliability)
             for u in us:
                 if u.truth in r.regions:
                     truth.append((r.file_path, u.caption, u.index, u.truth))
@@ -463,6 +504,13 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
             precision, recall = quality(found, truth)
             summary[method] = {"precision": precision, "recall": recall, "hits": len(set(found) & set(truth)),
                                "mined": len(set(found)), "truth": len(set(truth))}
+    if truth and margins:
+        summary["curve"] = []
+        for m in margins:
+            kept = [key for key, r in zip(mined, margin_of) if r >= m]
+            precision, recall = quality(kept, truth)
+            summary["curve"].append({"min_margin": m, "precision": precision, "recall": recall,
+                                     "mined": len(set(kept))})
     if write:
         path = root / f"rsm_pairs.{lang}.{captions}.json"
         write_json(path, {k: v for k, v in summary.items() if k not in ("seconds", "seconds_per_1000_images")}

@@ -45,6 +45,8 @@ VARIANTS = {"full": 0.5, "global-only": 1.0, "local-only": 0.0}
 MASKS = ("estimated", "oracle")
 LOCAL_SUPERVISION = ("lexicon", "rsm")  # GLAlign's keyword lexicon, ROGLE's mined region-phrase pairs
 RSM_SETTINGS = {"region_mode": "crop", "min_margin": 0.05, "per_region": 1}  # how the workspace mines pairs
+# The Vietnamese RSM judge (Workspace.rsm_judge): distilled on these domains' training captions
+RSM_JUDGE = {"domains": ("A", "B"), "distill": {}}
 ALPHA_SWEEP = (0.2, 0.5, 0.8)
 STUDIES = ("oracle", "alpha", "seeds")  # notebook 06's studies beyond RQ1: masks, α trained, seed spread
 # How a run's towers start: fine-tuned from the profile's pretrained folders (SynthCLIP; SynthPhoBERT
@@ -206,11 +208,22 @@ class Workspace:
 
     def rsm_model(self, lang: str) -> tuple[Path, str]:
         """The model RSM mines `lang` pairs with, and the tower it uses (glalign.rsm.Embedder):
-        SynthCLIP for English; for Vietnamese, which SynthCLIP cannot read, the global branch of
-        the A-VI global-only run, trained on whole captions only, so no keyword list enters."""
+        SynthCLIP for English; for Vietnamese, which SynthCLIP cannot read, rsm_judge's student,
+        which reads Vietnamese into SynthCLIP's text space (regions: SynthCLIP's image tower)."""
         if lang == "en":
             return self.pretrained("clip"), "local"
-        return self.run(("A",), "vi", VARIANTS["global-only"]), "global"
+        return self.rsm_judge(), "local"
+
+    def rsm_judge(self) -> Path:
+        """The Vietnamese RSM judge (glalign.pretrain.distill): SynthPhoBERT distilled into
+        SynthCLIP's text space on the parallel EN/VI captions of the RSM_JUDGE domains' training
+        splits (text only: no image, region or keyword list), made once into the workspace."""
+        from glalign.pretrain.distill import DistillConfig, distill
+
+        corpora = [self.domain(name) for name in RSM_JUDGE["domains"]]
+        return distill(self.root / "pretrained" / "rsm-student-vi", self.pretrained("clip"), self.pretrained("phobert"),
+                       corpora, DistillConfig(**RSM_JUDGE["distill"]), split="train", overwrite=True,
+                       progress=self.progress)
 
     def rsm_embedder(self, lang: str):
         """A glalign.rsm.Embedder over rsm_model(lang)."""
