@@ -284,8 +284,9 @@ def test_train_with_mined_supervision(longform_domain, tmp_path):
     assert weights and all(w >= 0.0 for d in weights.values() for w in d.values())
     from glalign.data.torchdata import pair_key
 
-    some = pairs[0]
-    rec = next(r for r in records if r.file_path == some["file_path"])
+    train_images = {r.file_path: r for r in records}  # pairs are mined on every split; training reads train's
+    some = next(p for p in pairs if p["file_path"] in train_images)
+    rec = train_images[some["file_path"]]
     assert some["text"] in phrases[pair_key(rec, some["caption"])][some["part"]]
     run = train(cfg, progress=False)
     assert pd.read_csv(run / "history.csv").local_loss.notna().all()
