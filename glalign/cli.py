@@ -12,11 +12,15 @@ from glalign.config import PROFILES as TRAIN_PROFILES
 from glalign.errors import GlalignError, os_error_of
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
     return value
@@ -36,10 +40,7 @@ def _seed(text: str) -> int:
     """A seed every generator accepts (numpy's and torch's: [0, 2**32 - 1])."""
     from glalign.config import MAX_SEED
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"a seed must be in [0, {MAX_SEED}], got {value}")
     return value
