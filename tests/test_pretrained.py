@@ -188,8 +188,10 @@ def test_zero_shot_evaluate_is_clips_own_similarity(run_cli, clip_folder, synth_
     pixels = image_item(store, img, False, "pool")["pixels"][None]
     with torch.no_grad():
         i = torch.nn.functional.normalize(clip.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
-        t = torch.nn.functional.normalize(clip.get_text_features(**tok([row.caption], return_tensors="pt",
-                                                                       truncation=True, max_length=64)).pooler_output, dim=-1)
+        # a caption over the tower's context is read whole: sentence chunks, pooled (glalign.text.longtext)
+        from glalign.text.longtext import encode_whole
+        t = encode_whole([row.caption], tok, model.config.max_length,
+                         lambda ids, m: clip.get_text_features(input_ids=ids, attention_mask=m).pooler_output)
     assert float(i @ t.t()) == pytest.approx(row.score_top1, abs=1e-4)
     res = run_cli("evaluate", "--data", synth_a)
     assert res.returncode == 2 and "nothing to evaluate" in res.stderr

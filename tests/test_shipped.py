@@ -103,12 +103,26 @@ def test_fine_tuning_starts_from_every_shipped_weight():
                 assert torch.equal(v, theirs[k]), k
 
 
+TIMED = ("history.csv", "pretrain_config.json")  # they record wall times and throughput beside the curve
+
+
 def test_the_recipe_gives_the_same_bytes_twice(tiny_shipped):
+    """Weights, configs, tokenizers and processors: the same bytes; the curve and settings files
+    too, but for their timing columns."""
+    import pandas as pd
+
     a, b = tiny_shipped
     ma, mb = (json.loads((p / MANIFEST).read_text()) for p in (a, b))
     for name in KINDS.values():
-        assert ma["models"][name]["files"] == mb["models"][name]["files"], name
-        assert folder_digests(a / name) == ma["models"][name]["files"]
+        fa, fb = ma["models"][name]["files"], mb["models"][name]["files"]
+        assert fa.keys() == fb.keys() and "model.safetensors" in fa, name
+        assert {k: v for k, v in fa.items() if k not in TIMED} == {k: v for k, v in fb.items() if k not in TIMED}, name
+        assert folder_digests(a / name) == fa
+        ha, hb = (pd.read_csv(p / name / "history.csv") for p in (a, b))
+        untimed = [c for c in ha.columns if not c.endswith(("_per_s", "seconds"))]
+        pd.testing.assert_frame_equal(ha[untimed], hb[untimed])
+        ca, cb = (json.loads((p / name / "pretrain_config.json").read_text()) for p in (a, b))
+        assert {k: v for k, v in ca.items() if k != "seconds"} == {k: v for k, v in cb.items() if k != "seconds"}
     assert verify_manifest(a).keys() == set(KINDS.values())
 
 
