@@ -195,3 +195,16 @@ def test_zero_shot_evaluate_is_clips_own_similarity(run_cli, clip_folder, synth_
     assert float(i @ t.t()) == pytest.approx(row.score_top1, abs=1e-4)
     res = run_cli("evaluate", "--data", synth_a)
     assert res.returncode == 2 and "nothing to evaluate" in res.stderr
+
+
+def test_zero_shot_with_a_tower_lacking_heads_is_the_same_model_every_time(clip_folder, tmp_path):
+    """PhoBERT has no projection into CLIP's space: zero-shot starts it at random, from a fixed seed."""
+    import torch
+
+    from glalign.model.factory import zero_shot
+
+    phobert = _save_standin("phobert", tmp_path / "phobert-standin")
+    a, _, _ = zero_shot(str(clip_folder), str(phobert), lang="vi")
+    torch.manual_seed(12345)  # whatever the caller's generator holds
+    b, _, _ = zero_shot(str(clip_folder), str(phobert), lang="vi")
+    assert torch.equal(a.text_proj.weight, b.text_proj.weight) and torch.equal(a.phrase_proj.weight, b.phrase_proj.weight)

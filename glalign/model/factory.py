@@ -193,7 +193,11 @@ def zero_shot(image_encoder: str, text_encoder: str, lang: str = "en", alpha: fl
     config = load_config(text_encoder)
     cfg.model.max_length = text_context(getattr(config, "text_config", None) or config)  # the encoder's whole context
     tokenizer = load_tokenizer(text_encoder, cfg.model.text_kind)
-    model = build_model(cfg, tokenizer)
+    # heads a pretrained folder lacks (PhoBERT has no projection into CLIP's space) start at random:
+    # from a fixed seed, so a zero-shot row is the same number every time (the caller's RNG is kept)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.optim.seed)
+        model = build_model(cfg, tokenizer)
     return model.to(resolve_device(device)).eval(), tokenizer, model.config
 
 
