@@ -78,13 +78,21 @@ SPECS: dict[str, TableSpec] = {
     "alpha_sweep": TableSpec(("scenario", "fusion", "alpha"), rates=("R1", "R5", "mAP"), n_column=None),
     "alpha_trained": TableSpec(("scenario", "alpha"), rates=("R1", "R5", "mAP"), n_column=None),
     "failures": TableSpec(("condition", "model"), rates=("R1",), scenario_column=None),
-    "protocols": TableSpec(("method", "scenario", "protocol", "queries"), rates=(*_RANKS, "grounding")),
+    # one row per test, metric and part; chance depends on which regions the parser found: reported
+    "protocols": TableSpec(("method", "scenario", "queries", "protocol", "test", "metric", "part"), rates=("value",),
+                           info=("chance", "text_only"), n_column="n"),
     "mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"), info=_MCNEMAR_INFO, n_column="n",
                          scenario_column=None),
     "rogle_mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"), info=_MCNEMAR_INFO, n_column="n",
                                scenario_column=None),
     "parser_iou": TableSpec(("domain", "part"), absolute={"iou": IOU_TOL}),
     "rsm_quality": TableSpec(("method", "lang", "captions"), absolute={"precision": RSM_TOL, "recall": RSM_TOL}),
+    "rsm_margins": TableSpec(("lang", "captions", "min_margin"), absolute={"precision": RSM_TOL, "recall": RSM_TOL},
+                             info=("mined",), scenario_column=None),
+    # the training schedule is exact; what validation chose, and timings, are reported
+    "runs": TableSpec(("run",), info=("seconds", "pairs_per_s", "best_epoch", "converged", "last_quarter_rise",
+                                      "val_R1", "val_R1_global", "val_R1_local"), scenario_column=None),
+    "method_losses": TableSpec(("term",), info=("by hand", "glalign"), scenario_column=None),
     "np_coverage": TableSpec(("domain", "lang", "mode", "part")),  # deterministic: exact
     "datasets": TableSpec(("dataset",)),                            # deterministic: exact
     "pretraining_history": TableSpec(("model", "epoch"), info=("*",)),

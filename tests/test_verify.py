@@ -68,7 +68,8 @@ def test_within_noise_passes(tmp_path, capsys):
     assert "(no per-query outcomes)" in out  # the ablation's Rank-1: bootstrap only
     report = V.verify(new, ref)
     r1 = report.checks.query("table == 'scenarios' and row == 'SE1 full' and column == 'R1'").iloc[0]
-    assert r1.verdict == "ok" and r1.difference == pytest.approx(-100 * 2 / 604)
+    n_se1 = len(pd.read_csv(COMMITTED / "per_query_SE1_full.csv"))
+    assert r1.verdict == "ok" and r1.difference == pytest.approx(-100 * 2 / n_se1)
 
 
 def test_beyond_tolerance_fails_naming_the_numbers(tmp_path, capsys):
