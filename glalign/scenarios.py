@@ -93,6 +93,7 @@ class Workspace:
         self.root = Path(root)
         self.progress = progress
         self._parsed: dict[str, str] = {}  # domain -> mask folder parsed in this session
+        self._shipped: dict | None = None  # the shipped stand-ins, checked against their manifest once
 
     @property
     def studies(self) -> tuple[str, ...]:
@@ -128,7 +129,7 @@ class Workspace:
 
             if kind not in KINDS:
                 raise ValueError(f"unknown pretrained kind {kind!r}")
-            if not hasattr(self, "_shipped"):
+            if self._shipped is None:
                 self._shipped = verify_manifest()  # every file against its sha256, once per workspace
             return self._shipped[KINDS[kind]]
         root, corpus = self.root / "pretrained", self.corpus()
