@@ -198,11 +198,7 @@ def train_clip(cfg: ClipPretrainConfig, train_recs, held_recs, device_name: str 
             if not torch.isfinite(loss):
                 raise GlalignError(f"SynthCLIP pretraining diverged at epoch {epoch + 1}, step {step + 1} (loss "
                                    f"{float(loss)}); lower the learning rate ({cfg.lr:g} now)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
+            common.step(model, opt, sched, loss)
             total += float(loss.detach())
             bar.set_postfix(loss=f"{total / (step + 1):.3f}")
         seconds = time.perf_counter() - t0

@@ -139,3 +139,15 @@ def adamw(model, lr: float, weight_decay: float):
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+
+
+def step(model, opt, sched, loss, max_norm: float = 5.0) -> None:
+    """One optimisation step of every pretraining loop: backward, gradients clipped at max_norm,
+    the optimiser and the schedule advanced."""
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    opt.step()
+    sched.step()

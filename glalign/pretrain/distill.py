@@ -219,11 +219,7 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
             if not torch.isfinite(loss):
                 raise GlalignError(f"distillation diverged at epoch {epoch + 1}, step {step + 1}; lower the "
                                    f"learning rate ({cfg.lr:g} now)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 5.0)
-            opt.step()
-            sched.step()
+            common.step(student, opt, sched, loss)
             total += float(loss.detach())
             cos_total += float(cos.detach())
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "cosine": cos_total / steps_per_epoch,

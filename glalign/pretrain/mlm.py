@@ -169,11 +169,7 @@ def train_mlm(cfg: MlmPretrainConfig, train_recs, held_recs, device_name: str = 
             if not torch.isfinite(loss):
                 raise GlalignError(f"SynthPhoBERT pretraining diverged at epoch {epoch + 1}, step {step + 1}; "
                                    f"lower the learning rate ({cfg.lr:g} now)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
+            common.step(model, opt, sched, loss)
             total += float(loss.detach())
             bar.set_postfix(loss=f"{total / (step + 1):.3f}")
         seconds = time.perf_counter() - t0

@@ -206,11 +206,7 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
             if not torch.isfinite(loss):
                 raise GlalignError(f"SynthParser training diverged at epoch {epoch + 1}, step {step + 1}; lower the "
                                    f"learning rate ({cfg.lr:g} now)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
+            common.step(model, opt, sched, loss)
             total += float(loss.detach())
             bar.set_postfix(loss=f"{total / (step + 1):.3f}")
         seconds = time.perf_counter() - t0
