@@ -60,7 +60,8 @@ PROFILES = {
     # 2 CPU cores. The pretrained towers are the package's shipped folders (glalign/pretrained/,
     # glalign.pretrain.ship): read as a user reads a downloaded CLIP, never pretrained here.
     "synthpedes": {"A_ids": 330, "A_test_ids": 100, "A_val_ids": 30, "B_ids": 800, "B_test_ids": 500,
-                   "B_val_ids": 50, "train_profile": "synthpedes", "seed": 0, "pretrained": "shipped",
+                   "B_val_ids": 50, "train_profile": {"en": "synthpedes", "vi": "synthpedes-vi"}, "seed": 0,
+                   "pretrained": "shipped",
                    "finetune_profile": {"en": "synthpedes-finetune", "vi": "synthpedes-finetune-vi"},
                    "studies": ("oracle",)},  # α trained and seeds: synthpedes-full
     "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0, "corpus_ids": 40,
