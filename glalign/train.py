@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from glalign.checkpoint import (completed_epochs, is_run_folder, latest_checkpoint, load_checkpoint,
-                                restore_top_files, save_checkpoint)
+from glalign.checkpoint import (TOP_FILES, completed_epochs, is_run_folder, latest_checkpoint, load_checkpoint,
+                                load_steps, restore_top_files, save_checkpoint)
 from glalign.config import TrainConfig
 from glalign.errors import GlalignError
 from glalign.selection import best_epoch
@@ -106,7 +106,7 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path | None
     if run.exists() and not run.is_dir():
         raise GlalignError(f"--out {run} is a file; pass a folder for the run")
     if overwrite and run.exists():
-        for name in ("config.json", "model.safetensors", "train_config.json", "history.csv"):
+        for name in TOP_FILES:
             (run / name).unlink(missing_ok=True)
         for name in ("tokenizer", "checkpoints"):
             shutil.rmtree(run / name, ignore_errors=True)
@@ -251,9 +251,11 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
     opt, lr_lambda = make_optimizer(model, cfg, steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     history: list[dict] = []
+    steps: list[dict] | None = []  # one row per optimiser step (RUN/steps.csv)
     start = 0
     if ckpt is not None:
         state, history = load_checkpoint(ckpt, model, opt)
+        steps = load_steps(ckpt)
         if main:
             for name in restore_top_files(run, ckpt):
                 print(f"glalign: {run / name} differed from its checkpoint copy (damaged or edited): restored it from "
@@ -301,12 +303,18 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            lr = opt.param_groups[-1]["lr"]  # the towers' rate this step used
             opt.step()
             sched.step()
             n_batches += 1
             n_pairs += len(batch["labels"]) * ctx.world_size
+            values = {k: float(losses[k].detach()) for k in sums}
             for k in sums:
-                sums[k] += float(losses[k].detach())
+                sums[k] += values[k]
+            if steps is not None and main:
+                steps.append({"step": sched.last_epoch, "epoch": epoch + 1, "loss": values["loss"],
+                              "global_loss": values["global"], "local_loss": values["local"], "lr": lr,
+                              "logit_scale": float(model.scale().detach())})
             bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}",
                             pairs_s=f"{n_pairs / (time.perf_counter() - t0):.0f}")
         seconds = time.perf_counter() - t0
@@ -321,7 +329,7 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
             history[-1]["val_seconds"] = time.perf_counter() - t_val
         if main:
             save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, train_config, tokenizer,
-                            best=best_epoch(history))
+                            best=best_epoch(history), steps=steps)
         distributed.barrier()  # no rank runs ahead of a checkpoint (nor leaves before the last one)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break

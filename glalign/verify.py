@@ -97,6 +97,8 @@ SPECS: dict[str, TableSpec] = {
     "datasets": TableSpec(("dataset",)),                            # deterministic: exact
     "pretraining_history": TableSpec(("model", "epoch"), info=("*",)),
     "training_history": TableSpec(("scenario", "epoch"), info=("*",)),
+    "training_steps": TableSpec(("run", "step"), info=("*",)),       # notebook 03's per-step curves: reported
+    "failure_terms": TableSpec(("outcome", "term"), info=("queries",), scenario_column=None),  # notebook 07's tally
     "runtime": TableSpec(("notebook",), info=("*",)),
 }
 PER_QUERY_PREFIX = "per_query_"
