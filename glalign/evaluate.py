@@ -8,7 +8,10 @@ fused = alpha * cos_global + (1 - alpha) * local, where local depends on the run
 - "best-region" (ROGLE's arm, runs trained on mined region-sentence pairs): the mean over the
   query's sentences of the best cos(sentence, region) among the image's present regions (0 for an
   image with none). No keyword list: the model's own similarity decides, per image, which region a
-  sentence is about, as RSM's assignment decides it when mining (best_region_similarity says why)."""
+  sentence is about, as RSM's assignment decides it when mining (best_region_similarity says why);
+- "part-prototype", the alternative best-region was chosen over on validation: each sentence goes
+  once to the part whose prototype (the gallery's mean region of that part) it is closest to, and
+  is then scored as a lexicon phrase of that part is (prototype_routed)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -175,6 +178,28 @@ def best_region_similarity(u: UnitEmbeddings, g: GalleryEmbeddings, queries: sli
     return total / counts[:, None].float()
 
 
+def part_prototypes(g: GalleryEmbeddings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(5, d) the normalised mean of the gallery's present regions of each part, and (5,) whether
+    the part has any: what a part looks like to the model, from the images alone (no label)."""
+    w = g.present.float()
+    total = torch.einsum("gp,gpd->pd", w, g.regions)
+    return torch.nn.functional.normalize(total, dim=-1), w.sum(0) > 0
+
+
+def prototype_routed(u: UnitEmbeddings, g: GalleryEmbeddings, n_queries: int) -> QueryEmbeddings:
+    """Part phrases of the queries from their units, routed by the model: each unit goes to the
+    part whose prototype (part_prototypes) it is most similar to, and a query's phrase for a part
+    is the normalised mean of its units routed there. Global embeddings are left empty (zeros)."""
+    protos, has = part_prototypes(g)
+    sim = (u.units @ protos.t()).masked_fill(~has[None], -torch.inf)
+    part = sim.argmax(1)
+    d = u.units.shape[1]
+    phrases = torch.zeros(n_queries, len(PARTS), d).index_put_((u.owner, part), u.units, accumulate=True)
+    present = torch.zeros(n_queries, len(PARTS), dtype=torch.bool)
+    present[u.owner, part] = True
+    return QueryEmbeddings(torch.zeros(n_queries, d), torch.nn.functional.normalize(phrases, dim=-1), present)
+
+
 def sharded(n: int, encode):
     """encode(slice) over n items, split over the processes torchrun started: each encodes its
     contiguous share and the shares are gathered back in order on every process, so what follows
@@ -238,8 +263,11 @@ def fuse(q: QueryEmbeddings, g: GalleryEmbeddings, alpha: float) -> torch.Tensor
 
 
 def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
-             cache_dir=None, progress: bool = True, fusion: str = "raw") -> EvalResult:
-    """Rank every caption of `records` against their unique images (scores fused by `combine`)."""
+             cache_dir=None, progress: bool = True, fusion: str = "raw", gallery_cache: dict | None = None) -> EvalResult:
+    """Rank every caption of `records` against their unique images (scores fused by `combine`).
+    gallery_cache: a dict kept by the caller for one model, where the gallery's embeddings are
+    kept by the images (and masks) they come from, so the same images queried again (short,
+    then long captions) are encoded once."""
     from glalign.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
     from glalign.model.factory import image_store_for, text_view_for
@@ -249,8 +277,15 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     alpha = cfg.alpha if alpha is None else alpha
     check_fusion(fusion)  # before any encoding
     store = image_store_for(model)
-    gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
-                                                              progress=progress))
+    gkey = (cfg.region_mode, tuple((str(r.image), str(r.mask)) for r in records))
+    if gallery_cache is not None and gkey in gallery_cache:
+        gallery = gallery_cache[gkey]
+    else:
+        gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
+                                                                  progress=progress))
+        if gallery_cache is not None:
+            gallery_cache.clear()  # the last gallery only
+            gallery_cache[gkey] = gallery
     captions = [c for r in records for c in r.captions]
     q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
     g_pids = np.array([r.pid for r in records], dtype=object)
@@ -269,9 +304,14 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         len(captions), lambda sl: encode_units(model, tokenizer, captions[sl], cfg.max_length, cfg.text_kind, lang,
                                                offset=sl.indices(len(captions))[0]))
 
+    routed = prototype_routed(units, gallery, len(captions)) if routing == "part-prototype" else None
+
     def local_rows(sl, q: QueryEmbeddings) -> np.ndarray:
         if units is None:
             return local_similarity(q, gallery).numpy()
+        if routed is not None:
+            r = QueryEmbeddings(q.global_, routed.phrases[sl], routed.present[sl])
+            return local_similarity(r, gallery).numpy()
         return best_region_similarity(units, gallery, sl, len(captions)).numpy()
 
     if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
@@ -356,9 +396,12 @@ def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=
 def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
                  lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
                  device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None,
-                 masks: str = "parsing", queries: str = "short", fusion: str = "raw") -> EvalResult:
+                 masks: str = "parsing", queries: str = "short", fusion: str = "raw", loaded=None) -> EvalResult:
     """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning.
-    queries: the dataset's captions (short), or the long-form captions of regions.json (long)."""
+    queries: the dataset's captions (short), or the long-form captions of regions.json (long).
+    loaded: (model, tokenizer, config, gallery_cache) of `run` already loaded by the caller
+    (Workspace.evaluate keeps the last run's), so a run scored twice loads and encodes its
+    gallery once."""
     from glalign.io import write_csv
     from glalign.model.factory import load_run, zero_shot
     from glalign.text.phrases import dataset_cache_dir
@@ -371,7 +414,10 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     if distributed.env_world_size() > 1:  # started by torchrun: encoding is shared out (sharded)
         device = str(distributed.init(device).device)
         progress = progress and distributed.is_main()
-    if run is not None:
+    gallery_cache = None
+    if run is not None and loaded is not None:
+        model, tokenizer, cfg, gallery_cache = loaded
+    elif run is not None:
         if image_encoder or text_encoder:
             raise GlalignError("give either --run, or --image-encoder and --text-encoder (zero-shot), not both")
         model, tokenizer, cfg = load_run(run, device=device)
@@ -389,7 +435,7 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     elif queries != "short":
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
     result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
-                      progress=progress, fusion=fusion)
+                      progress=progress, fusion=fusion, gallery_cache=gallery_cache)
     if per_query_out and distributed.is_main():
         write_csv(Path(per_query_out), result.per_query)
     return result

@@ -94,6 +94,8 @@ class Workspace:
         self.progress = progress
         self._parsed: dict[str, str] = {}  # domain -> mask folder parsed in this session
         self._shipped: dict | None = None  # the shipped stand-ins, checked against their manifest once
+        self._local_embedder = None  # ((run, fingerprint), glalign.rsm.Embedder) of the last evaluate_local
+        self._eval_run = None  # ((run, fingerprint), (model, tokenizer, config, gallery cache)) of the last evaluate
 
     @property
     def studies(self) -> tuple[str, ...]:
@@ -414,13 +416,20 @@ class Workspace:
         trained on are those it is tested on."""
         from glalign.evaluate import evaluate_run
 
+        from glalign.model.factory import load_run
+        from glalign.rsm import model_fingerprint
+
         sc = SCENARIOS[scenario]
         alpha = VARIANTS[variant] if alpha is None else alpha
         run = self.run(sc.train, sc.lang, alpha, local_supervision, init, seed, masks)
         data = self.longform(sc.test) if queries == "long" else self.domain(sc.test)
+        key = (str(run), model_fingerprint(run))  # the last run evaluated stays loaded, with its last gallery
+        if self._eval_run is None or self._eval_run[0] != key:
+            self._eval_run = (key, (*load_run(run), {}))
         return evaluate_run(run, data, split=sc.test_split, lang=sc.lang,
                             alpha=alpha if eval_alpha is None else eval_alpha, ids=self.test_ids(sc),
-                            progress=self.progress, queries=queries, masks=self.masks(sc.test, masks))
+                            progress=self.progress, queries=queries, masks=self.masks(sc.test, masks),
+                            loaded=self._eval_run[1])
 
     def zero_shot(self, scenario: str, eval_alpha: float = 1.0):
         """EvalResult of the pretrained towers with no fine-tuning (the first row of a TBPS table);
@@ -440,11 +449,17 @@ class Workspace:
         Regions are pooled from SynthParser's masks, as the runs are trained; a part with an
         empty mask is absent (counted in "absent")."""
         from glalign.local_protocol import evaluate_local
+        from glalign.rsm import Embedder, model_fingerprint
 
         sc = SCENARIOS[scenario]
         run = self.run(sc.train, sc.lang, VARIANTS[variant], local_supervision, init)
-        return evaluate_local(self.longform(sc.test), run, sc.lang, split=sc.test_split, region_mode="pool",
-                              queries=queries, ids=self.test_ids(sc), masks=self.masks(sc.test))
+        # the run's embedder is kept for the next call (short then long queries of one run): it
+        # loads once and embeds the test regions once (Embedder caches them)
+        key = (str(run), model_fingerprint(run))
+        if self._local_embedder is None or self._local_embedder[0] != key:
+            self._local_embedder = (key, Embedder(run))
+        return evaluate_local(self.longform(sc.test), self._local_embedder[1], sc.lang, split=sc.test_split,
+                              region_mode="pool", queries=queries, ids=self.test_ids(sc), masks=self.masks(sc.test))
 
 
 ALPHAS_TRAINED = (0.0, 0.25, 0.5, 0.75, 1.0)  # notebook 06: a run trained at each weight (SE1)

@@ -425,6 +425,24 @@ def test_rsm_run_scores_queries_without_the_lexicon(longform_domain, tmp_path, m
             present = [p for p in range(len(PARTS)) if b["present"][0, p]]
             want = np.mean([max(float(x @ reg[0, p]) for p in present) for x in u]) if present else 0.0
             assert res.local_sim[q, j] == pytest.approx(want, abs=1e-4)
+    # the alternative compared on validation (NOTES): each unit routed once to its nearest part prototype,
+    # also with no keyword list; by hand for the same query: mean unit per routed part, scored per present part
+    from glalign.data.regions import with_long_captions
+    from glalign.evaluate import evaluate, part_prototypes
+
+    config.phrase_routing = "part-prototype"
+    long_records = with_long_captions(records, longform_domain, "en")
+    proto = evaluate(model, tok, config, long_records, "en", progress=False)
+    assert proto.global_sim == pytest.approx(res.global_sim) and not np.allclose(proto.local_sim, res.local_sim)
+    from glalign.evaluate import encode_gallery
+
+    gallery = encode_gallery(model, long_records, store, config.region_mode, progress=False)
+    protos, has = part_prototypes(gallery)
+    routed = (u @ protos.t()).masked_fill(~has[None], -torch.inf).argmax(1)
+    for j in range(len(long_records)):
+        scores = [float(torch.nn.functional.normalize(u[routed == p].sum(0), dim=0) @ gallery.regions[j, p])
+                  * float(gallery.present[j, p]) for p in routed.unique().tolist()]
+        assert proto.local_sim[q, j] == pytest.approx(np.mean(scores), abs=1e-4)
 
 
 def test_weighted_local_loss_ignores_zero_weight_pairs():

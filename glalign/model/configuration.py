@@ -24,8 +24,10 @@ LEXICON_MODES = ("paper", "extended")
 # How a query's text reaches the regions at test time (glalign.evaluate): "lexicon", GLAlign's noun
 # phrases joined per part by the keyword lexicon, each scored against its part's region; "best-region",
 # ROGLE's arm (trained on mined region-sentence pairs), no keyword list: each of the query's sentences
-# scored against every present region of the image, its best region taken.
-PHRASE_ROUTINGS = ("lexicon", "best-region")
+# scored against every present region of the image, its best region taken; "part-prototype", the
+# alternative it was chosen over on validation (results/paper/NOTES.md): each sentence routed once
+# to the part whose mean gallery region it is closest to.
+PHRASE_ROUTINGS = ("lexicon", "best-region", "part-prototype")
 
 
 @strict
