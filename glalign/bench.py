@@ -221,6 +221,7 @@ def bench_search(args):
 
     import glalign.index as gi
     from glalign.evaluate import GalleryEmbeddings, QueryEmbeddings
+    from glalign.fusion import query_rows
     from glalign.search import topk_fused
 
     d, k = 96, 10
@@ -242,7 +243,7 @@ def bench_search(args):
 
     torch.manual_seed(0)
     q = QueryEmbeddings(unit(32, d), unit(32, 5, d), torch.rand(32, 5) > 0.3)
-    w = gi.query_rows(q, 0.5)
+    w = query_rows(q, 0.5)
     for n in getattr(args, "sizes", None) or (10_000, 100_000, 1_000_000):
         reps = 5 if n >= 1_000_000 else 9
         g = GalleryEmbeddings(unit(n, d), unit(n, 5, d), torch.rand(n, 5) > 0.2)

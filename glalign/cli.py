@@ -446,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--gallery", required=True, help="folder of images (searched recursively)")
     se.add_argument("--top-k", type=_positive_int, default=10)
     se.add_argument("--alpha", type=_unit_float)
+    se.add_argument("--fusion", choices=("raw", "zscore"), default="raw",
+                    help="raw: the paper's alpha*global + (1-alpha)*local; zscore: each score standardised over "
+                         "the gallery per query first (as evaluate --fusion zscore)")
     se.add_argument("--json", action="store_true")
     se.add_argument("--out", help="save the result strip here (.png, .jpg, .pdf or .svg; folders are created)")
     se.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where the model runs")

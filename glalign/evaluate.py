@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from glalign import PARTS
 from glalign.errors import GlalignError
+from glalign.fusion import FUSIONS, check_fusion, combine, fuse, local_similarity, mix, standardise_rows  # noqa: F401
 
 
 FULL_MATRIX_LIMIT = 50_000_000  # queries x gallery entries kept whole (for alpha re-fusion); above: chunked
@@ -128,48 +129,6 @@ def sharded(n: int, encode):
     shares = [None] * world
     dist.all_gather_object(shares, mine)
     return type(mine)(*(torch.cat([getattr(x, f.name) for x in shares]) for f in dataclasses.fields(mine)))
-
-
-def local_similarity(q: QueryEmbeddings, g: GalleryEmbeddings) -> torch.Tensor:
-    """(Q, G): mean over each query's parts of cos(phrase, region), 0 where the image lacks the part."""
-    total = torch.zeros(len(q.global_), len(g.global_))
-    for p in range(len(PARTS)):
-        sim = q.phrases[:, p] @ g.regions[:, p].t()
-        total += sim * g.present[:, p].float()[None, :] * q.present[:, p].float()[:, None]
-    return total / q.present.float().sum(1, keepdim=True).clamp(min=1)
-
-
-def standardise_rows(sim: np.ndarray) -> np.ndarray:
-    """Each query's scores over the gallery to mean 0, std 1 (a constant row stays 0)."""
-    centred = sim - sim.mean(1, keepdims=True)
-    std = sim.std(1, keepdims=True)
-    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 1e-9)
-
-
-def mix(alpha: float, global_score, local_score):
-    """The test-time score: alpha * global + (1 - alpha) * local (arrays, tensors or floats)."""
-    return alpha * global_score + (1 - alpha) * local_score
-
-
-FUSIONS = ("raw", "zscore")
-
-
-def check_fusion(fusion: str) -> None:
-    if fusion not in FUSIONS:
-        raise GlalignError(f"unknown fusion {fusion!r}; choose raw (the paper's) or zscore")
-
-
-def combine(alpha: float, global_sim: np.ndarray, local_sim: np.ndarray, fusion: str = "raw") -> np.ndarray:
-    """Rows of queries' fused scores: the paper's raw mix, or (zscore) the mix of each score
-    standardised over the gallery per query."""
-    check_fusion(fusion)
-    if fusion == "zscore":
-        global_sim, local_sim = standardise_rows(global_sim), standardise_rows(local_sim)
-    return mix(alpha, global_sim, local_sim)
-
-
-def fuse(q: QueryEmbeddings, g: GalleryEmbeddings, alpha: float) -> torch.Tensor:
-    return mix(alpha, q.global_ @ g.global_.t(), local_similarity(q, g))
 
 
 def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,

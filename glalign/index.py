@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from glalign.errors import GlalignError
+from glalign.fusion import query_rows  # noqa: F401  (its home is glalign.fusion)
 
 MAGIC = b"GLAIDX1\n"
 N_PARTS = 5
@@ -52,13 +53,6 @@ def _align(n: int) -> int:
 def gallery_rows(global_: torch.Tensor, regions: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """(G, 6d) rows [g | reg_1 .. reg_5], a region zeroed where the image lacks the part."""
     return torch.cat([global_, (regions * present[..., None]).flatten(1)], 1).float()
-
-
-def query_rows(q, alpha: float) -> np.ndarray:
-    """(Q, 6d) float32 rows whose dot product with a gallery row is the fused score."""
-    n = q.present.float().sum(1, keepdim=True).clamp(min=1)
-    local = q.phrases * (q.present[..., None] * ((1 - alpha) / n)[..., None])
-    return torch.cat([alpha * q.global_, local.flatten(1)], 1).float().numpy()
 
 
 def _bf16_bits(block: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ def topk_fused(query, gallery, alpha: float, k: int, chunk: int = 65536):
     """(scores, indices) of the k best gallery items for one query by the fused score, best first,
     ties to the lower gallery index. The gallery is scored chunk by chunk with a running top-k,
     so memory stays bounded whatever its size."""
-    from glalign.evaluate import GalleryEmbeddings, fuse
+    from glalign.evaluate import GalleryEmbeddings
+    from glalign.fusion import fuse
 
     best_s = torch.empty(0)
     best_i = torch.empty(0, dtype=torch.long)
@@ -182,29 +183,53 @@ class GalleryIndex:
                            lang=self.cfg.lang)
         return q, phrases
 
-    def _rows(self, text: str, alpha: float | None):
-        from glalign.index import query_rows
+    def _rows(self, q, alpha: float) -> np.ndarray:
+        from glalign.fusion import query_rows
 
-        q, _ = self._query(text)
-        w = query_rows(q, self.cfg.alpha if alpha is None else alpha)
+        w = query_rows(q, alpha)
         if not np.isfinite(w).all():
             raise GlalignError(f"the query's embedding is not finite (NaN or inf) with the model {self.run}; "
                                "nothing was searched")
         return w
 
-    def scores(self, text: str, alpha: float | None = None) -> torch.Tensor:
-        """The fused score of every gallery image (for plots; search() does not need them all)."""
-        return torch.from_numpy(self.index.scores(self._rows(text, alpha))[0].copy())
+    def _fused(self, text: str, alpha: float | None, fusion: str) -> np.ndarray:
+        """(1, G) fused scores of the whole gallery: zscore standardises each score over it, through
+        glalign.fusion.combine, as evaluate does."""
+        from glalign.fusion import check_fusion, combine
 
-    def search(self, text: str, top_k: int = 10, alpha: float | None = None) -> list[dict]:
-        w = self._rows(text, alpha)
-        if self.kind == "faiss":
+        check_fusion(fusion)
+        alpha = self.cfg.alpha if alpha is None else alpha
+        q, _ = self._query(text)
+        if fusion == "raw":
+            return self.index.scores(self._rows(q, alpha))
+        return combine(alpha, self.index.scores(self._rows(q, 1.0)), self.index.scores(self._rows(q, 0.0)), fusion)
+
+    def scores(self, text: str, alpha: float | None = None, fusion: str = "raw") -> torch.Tensor:
+        """The fused score of every gallery image (for plots; raw search() does not need them all)."""
+        return torch.from_numpy(np.array(self._fused(text, alpha, fusion)[0], dtype=np.float32))
+
+    def search(self, text: str, top_k: int = 10, alpha: float | None = None, fusion: str = "raw") -> list[dict]:
+        """The top_k images, best first (ties to the earlier path). raw fusion: the index's top-k
+        (exact, or faiss's candidates re-ranked); zscore: every image scored, then sorted."""
+        from glalign.fusion import check_fusion
+
+        check_fusion(fusion)
+        if fusion != "raw":
+            if self.kind == "faiss":
+                raise GlalignError("--fusion zscore standardises every score over the whole gallery; "
+                                   "use --index exact with it")
+            s = self._fused(text, alpha, fusion)
+            idx = np.argsort(-s, axis=1, kind="stable")[:, :top_k]
+            vals = np.take_along_axis(s, idx, 1)
+        elif self.kind == "faiss":
             from glalign.index import faiss_topk, open_faiss
 
+            w = self._rows(self._query(text)[0], self.cfg.alpha if alpha is None else alpha)
             self._ivf = self._ivf or open_faiss(self.index, progress=self.progress)
             vals, idx = faiss_topk(self.index, self._ivf, w, top_k, self.nprobe)
         else:
-            vals, idx = self.index.topk(w, top_k)
+            vals, idx = self.index.topk(self._rows(self._query(text)[0], self.cfg.alpha if alpha is None else alpha),
+                                        top_k)
         if not np.isfinite(vals).all():  # finite query rows: the stored rows are not (edited after writing)
             raise GlalignError(f"the index {self.index.path} gives non-finite scores; delete it and search again "
                                "to rebuild it")
@@ -213,7 +238,7 @@ class GalleryIndex:
 
     def explain(self, text: str, path: str, alpha: float | None = None) -> dict:
         """Per query part: its phrase, the image region's presence and the local similarity."""
-        from glalign.evaluate import mix
+        from glalign.fusion import mix
         from glalign.text.phrases import part_phrases
 
         if path not in self.paths:
@@ -256,7 +281,7 @@ def search_cli(args) -> int:
     if index.skipped:
         print(f"glalign: skipped {len(index.skipped)} unreadable gallery image(s), e.g. {index.skipped[0][1]} "
               "(--strict makes this an error)", file=sys.stderr)
-    hits = index.search(args.query, args.top_k, args.alpha)
+    hits = index.search(args.query, args.top_k, args.alpha, fusion=getattr(args, "fusion", "raw"))
     if out:
         import matplotlib.pyplot as plt
 
