@@ -43,10 +43,19 @@ def synth_a(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_run(synth_a, tmp_path_factory):
-    """A tiny trained run (4 epochs) shared by evaluation and search tests."""
+    """A tiny trained run (4 epochs) shared by evaluation and search tests. Trained on one thread,
+    whatever OMP_NUM_THREADS says: the float sums' order, so its bytes, depend on the thread count
+    (tests/test_contract_digests.py holds them)."""
+    import torch
+
     from glalign.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     cfg = TrainConfig.for_profile("tiny", data=[str(synth_a)], lang="en", out=str(out), epochs=4, device="cpu")
-    train(cfg, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(cfg, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     return out
