@@ -569,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
     started leaves its exit code for the launcher (torchrun itself only says 1)."""
     import os
 
+    from glalign.hub import offline_environment
+
+    offline_environment()  # this process is glalign's: nothing it runs may reach a model hub
     if not os.environ.get("GLALIGN_RANK_STATUS_DIR"):
         return _main(argv)
     from glalign.distributed import record_exit

@@ -5,6 +5,8 @@ fused = alpha * cos_global + (1 - alpha) * mean over the query's parts of cos(ph
 where a part the gallery image lacks contributes 0 (it cannot vouch for the phrase)."""
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import GlalignError
 from glalign.fusion import FUSIONS, check_fusion, combine, fuse, local_similarity, mix, standardise_rows  # noqa: F401
 
@@ -272,3 +274,14 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     if per_query_out and distributed.is_main():
         write_csv(Path(per_query_out), result.per_query)
     return result
+
+
+class _CallableModule(types.ModuleType):
+    """`glalign.evaluate(run, data, ...)` is `evaluate_run`: the public API's verb, while this module
+    stays importable at its path (glalign.evaluate.evaluate_run, DESIGN.md section 5)."""
+
+    def __call__(self, *args, **kwargs) -> EvalResult:
+        return evaluate_run(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

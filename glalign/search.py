@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import DataError, GlalignError
 from glalign.index import DTYPES
 
@@ -93,7 +93,7 @@ class GalleryIndex:
         with open(weights, "rb") as f:
             h.update(f.read(4096))
         st = weights.stat()
-        h.update(f"{st.st_size}:{st.st_mtime_ns}:{self.dtype}:masks={self.masks}".encode())
+        h.update(f"{st.st_size}:{st.st_mtime_ns}:{self.dtype}:masks={self.masks}:pixels=run".encode())  # the run's normalisation
         for it, rel in zip(self.items, self._rels):
             try:
                 st = os.stat(it.image)
@@ -143,15 +143,13 @@ class GalleryIndex:
         """Embed the readable images block by block (a fresh image store per block bounds memory)."""
         from tqdm.auto import tqdm
 
-        from glalign.data.torchdata import ImageStore
         from glalign.evaluate import encode_gallery
-        from glalign.model.factory import model_geometry
+        from glalign.model.factory import image_store_for
 
-        size, grid = model_geometry(self.model)
         outs, paths, skipped = [], [], []
         for start in tqdm(range(0, len(self.items), block), desc="gallery", unit="block", leave=False,
                           disable=not self.progress):
-            store, good = ImageStore(size, grid), []
+            store, good = image_store_for(self.model), []  # the run's own resize and normalisation
             for it, rel in zip(self.items[start:start + block], self._rels[start:start + block]):
                 try:
                     store.get(it.image, it.mask)

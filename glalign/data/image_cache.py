@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from glalign import PARTS
+from glalign.constants import PARTS
 
 ARRAYS = ("images", "labels", "present")  # the .npy files of a cache folder
 

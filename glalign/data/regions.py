@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.data.records import SPLITS, _load_json, _normalise_pid, open_image, outside_root
 from glalign.errors import DataError, GlalignError
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.data.synth_captions import PART_OF, VI_VERB, _en_phrase, _join_en, _join_vi, _vi_phrase, mentions_for
 from glalign.data.synth_people import Conditions, Person
 from glalign.data.regions import word_span

@@ -7,7 +7,6 @@ transformers model (config.json with "train" and "hf_configs") are converted on 
 here imports the training loop, so evaluation and search stay light."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import warnings
@@ -17,8 +16,8 @@ import torch
 
 from glalign.errors import GlalignError
 from glalign.model.configuration import GLAlignConfig
-from glalign.model.encoders import (EncoderSpec, _load, build_image_encoder, build_text_encoder, load_config,
-                                    refuse_non_finite, text_context, text_kind_of)
+from glalign.hub import from_pretrained, load_config, load_pretrained, quiet_transformers, refuse_non_finite  # noqa: F401
+from glalign.model.encoders import EncoderSpec, build_image_encoder, build_text_encoder, text_context, text_kind_of
 from glalign.model.glalign import GLAlignModel
 
 
@@ -77,8 +76,7 @@ def _clip_heads(source: str) -> dict | None:
         return None
     from transformers import CLIPModel
 
-    with quiet_transformers():
-        clip = _load(CLIPModel, source)
+    clip = load_pretrained(CLIPModel, source)
     return {"visual_projection.weight": clip.visual_projection.weight.detach().clone(),
             "text_projection.weight": clip.text_projection.weight.detach().clone(),
             "logit_scale": clip.logit_scale.detach().clone()}
@@ -107,11 +105,10 @@ def image_processor_settings(source: str) -> dict:
 
 
 def image_store_for(model):
-    """An ImageStore that resizes and normalises images as this model reads them."""
-    from glalign.data.torchdata import ImageStore
+    """An ImageStore that resizes and normalises images as this model reads them (its processor's)."""
+    from glalign.model.processing import GLAlignProcessor
 
-    size, grid = model_geometry(model)
-    return ImageStore(size, grid, mean=model.config.image_mean, std=model.config.image_std)
+    return GLAlignProcessor.from_config(model.config).image_store()
 
 
 def model_geometry(model) -> tuple[int, tuple[int, int]]:
@@ -161,24 +158,6 @@ def read_run_config(run: Path) -> GLAlignConfig:
         raise GlalignError(f"{path}: invalid GLAlign config ({str(exc).splitlines()[-1].strip()})") from None
 
 
-@contextlib.contextmanager
-def quiet_transformers():
-    """No 'Loading weights' / 'Writing model shards' bars from transformers for our own small files,
-    and no load report: one tower of a CLIP checkpoint always leaves the other's weights unused, and
-    weights a model lacks are refused by glalign itself (encoders._load), not logged."""
-    from transformers.utils import logging as hf_logging
-
-    was, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if was:
-            hf_logging.enable_progress_bar()
-
-
 def zero_shot(image_encoder: str, text_encoder: str, lang: str = "en", alpha: float = 1.0,
               region_mode: str = "pool", device: str = "cpu"):
     """(model, tokenizer, GLAlignConfig) of pretrained encoders with no fine-tuning: the first row
@@ -212,8 +191,7 @@ def load_run(run, device: str = "cpu"):
                            "`glalign train`")
     config = read_run_config(run)
     try:
-        with quiet_transformers():
-            model = GLAlignModel.from_pretrained(str(run), config=config, local_files_only=True)
+        model = from_pretrained(GLAlignModel, run, config=config)
     except Exception as exc:  # safetensors raises its own errors on a truncated or foreign file
         raise GlalignError(f"{run / 'model.safetensors'} cannot be loaded ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0][:200]}); the file is damaged or from another model: retrain "

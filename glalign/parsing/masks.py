@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import DataError
 
 HEAD, UPPER, LOWER, SHOES, OTHERS = 1, 2, 3, 4, 5

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import DataError, GlalignError
 from glalign.parsing.masks import NAME_ALIASES, SCHEME_NAMES, SCHEMES, load_label_map
 
@@ -57,8 +57,7 @@ def load_parser(parser: str):
         from transformers import SegformerImageProcessor
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING
 
-    from glalign.model.encoders import _load, _source, load_config
-    from glalign.model.factory import quiet_transformers
+    from glalign.hub import from_pretrained, load_config, load_pretrained, model_source
 
     config = load_config(parser)
     cls = MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING.get(type(config), None)
@@ -66,12 +65,9 @@ def load_parser(parser: str):
         raise GlalignError(f"{parser} is a {config.model_type!r} model, not a semantic-segmentation model "
                            "(e.g. SegformerForSemanticSegmentation); pass a human-parsing checkpoint")
     scheme, lut = label_lut(config.id2label, what=parser)
-    with quiet_transformers():
-        model = _load(cls, parser)
-    try:
-        with quiet_transformers():
-            # the PIL backend: what the parsers were trained with, and no torchvision needed
-            processor = AutoImageProcessor.from_pretrained(_source(parser), local_files_only=True, backend="pil")
+    model = load_pretrained(cls, parser)
+    try:  # the PIL backend: what the parsers were trained with, and no torchvision needed
+        processor = from_pretrained(AutoImageProcessor, model_source(parser), backend="pil")
     except (OSError, ValueError) as exc:
         own = Path(parser) / "preprocessor_config.json"
         if own.exists():  # the folder's own preprocessing, unreadable: never parse with other pixels silently

@@ -222,7 +222,7 @@ def save_clip(folder, model, tokenizer, cfg, history: list[dict]) -> None:
     import pandas as pd
 
     from glalign.io import write_csv
-    from glalign.model.factory import quiet_transformers
+    from glalign.hub import quiet_transformers
 
     folder = Path(folder)
     with quiet_transformers():

@@ -83,7 +83,7 @@ class TextStudent(torch.nn.Module):
     def save(self, folder) -> None:
         from safetensors.torch import save_file
 
-        from glalign.model.factory import quiet_transformers
+        from glalign.hub import quiet_transformers
 
         folder = Path(folder)
         with quiet_transformers():
@@ -96,11 +96,10 @@ class TextStudent(torch.nn.Module):
         an MLM folder's encoder under a new projection of `dim` (the start of distillation)."""
         from transformers import RobertaModel
 
-        from glalign.model.factory import quiet_transformers
+        from glalign.hub import from_pretrained
 
         folder = Path(folder)
-        with quiet_transformers():
-            encoder = RobertaModel.from_pretrained(str(folder), add_pooling_layer=False, local_files_only=True)
+        encoder = from_pretrained(RobertaModel, folder, add_pooling_layer=False)
         if not projection:
             return cls(encoder, dim)
         from safetensors.torch import load_file
@@ -161,8 +160,8 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
     import numpy as np
     import pandas as pd
     from tqdm.auto import tqdm
-    from transformers import AutoTokenizer
 
+    from glalign.hub import load_tokenizer_files
     from glalign.io import write_csv, write_json
     from glalign.rsm import model_fingerprint
     from glalign.text.tokenizers import segment_vietnamese
@@ -187,7 +186,7 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
     distinct = list(dict.fromkeys(vi))
     table = dict(zip(distinct, segment_vietnamese(distinct)))
     t_segment = time.perf_counter() - t_start - t_teacher
-    tokenizer = AutoTokenizer.from_pretrained(str(mlm), local_files_only=True)
+    tokenizer = load_tokenizer_files(mlm)
     student = TextStudent.from_folder(mlm, teacher.shape[1], projection=False)
     tok = tokenizer([table[v] for v in vi], padding=True, truncation=True, max_length=student.max_length,
                     return_tensors="pt")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import GlalignError
 from glalign.pretrain import common
 
@@ -159,7 +159,7 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
     from glalign.data.records import load_dataset
     from glalign.device import resolve_device
     from glalign.io import write_csv, write_json
-    from glalign.model.factory import quiet_transformers
+    from glalign.hub import quiet_transformers
 
     cfg = cfg or ParserPretrainConfig(seed=seed, **({"epochs": epochs} if epochs else {}))
     out = Path(out)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.text.phrases import cached_extract, dataset_cache_dir
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import GlalignError
 from glalign.text.lexicon import part_of, raw_lexicon
 
