@@ -3,7 +3,6 @@
     RUN/config.json, model.safetensors   the model (GLAlignModel.save_pretrained): what inference reads
     RUN/train_config.json, history.csv   training settings and one row per epoch
     RUN/tokenizer/                       the tokenizer
-    RUN/preprocessor_config.json         the GLAlignProcessor: image size, normalisation, lexicon, token budget
     RUN/checkpoints/epoch-NNNN/          the same files plus optimizer.safetensors and trainer_state.json
     RUN/checkpoints/latest               the name of the newest complete checkpoint
     RUN/checkpoints/best/                config.json + model.safetensors of the epoch chosen on validation,
@@ -134,9 +133,6 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         os.replace(run / "tokenizer.tmp", run / "tokenizer")
     for name in TOP_FILES:
         _publish_top(run, best_dir if use_best and name in MODEL_FILES else final, name)
-    from glalign.model.processing import GLAlignProcessor
-
-    GLAlignProcessor.from_config(model.config).save_pretrained(run)  # the same every epoch: written atomically
     for old in ckpts.iterdir():  # older epochs and staging folders of killed saves
         if old.is_dir() and old not in (final, best_dir):
             shutil.rmtree(old, ignore_errors=True)

@@ -19,15 +19,57 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def run_cli():
-    """Run `python -m glalign ARGS` in a subprocess; returns CompletedProcess (text)."""
+def _cli_subprocess(*args, input=None, check=False):
     import subprocess
 
-    def _run(*args, input=None, check=False):
-        return subprocess.run([sys.executable, "-m", "glalign", *map(str, args)], input=input,
-                              capture_output=True, text=True, check=check, cwd=REPO)
-    return _run
+    return subprocess.run([sys.executable, "-m", "glalign", *map(str, args)], input=input,
+                          capture_output=True, text=True, check=check, cwd=REPO)
+
+
+def _cli_in_process(*args, input=None, check=False):
+    """`glalign ARGS` through glalign.cli.main in this process: the same parser, command and error
+    handling, without a new interpreter importing torch again. stdout, stderr and stdin are
+    redirected; every warning is shown (a fresh process would show each once); the working folder
+    is the repository's, as for the subprocess."""
+    import contextlib
+    import io
+    import subprocess
+    import warnings
+
+    from glalign.cli import main
+
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.TextIOWrapper(io.BytesIO((input or "").encode("utf-8")), encoding="utf-8")
+    saved_stdin, saved_cwd = sys.stdin, os.getcwd()
+    sys.stdin = stdin
+    os.chdir(REPO)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("always")
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse: --help (0) and refused arguments (2)
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdin, _ = saved_stdin, os.chdir(saved_cwd)
+    res = subprocess.CompletedProcess(["glalign", *argv], code, out.getvalue(), err.getvalue())
+    if check:
+        res.check_returncode()
+    return res
+
+
+@pytest.fixture
+def run_cli():
+    """Run `glalign ARGS` in this process (glalign.cli.main, output captured); returns a
+    CompletedProcess (text). Where the process itself is under test, use run_cli_subprocess."""
+    return _cli_in_process
+
+
+@pytest.fixture
+def run_cli_subprocess():
+    """Run `python -m glalign ARGS` in a subprocess; returns CompletedProcess (text)."""
+    return _cli_subprocess
 
 
 @pytest.fixture(scope="session")
