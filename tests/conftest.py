@@ -101,3 +101,41 @@ def tiny_run(synth_a, tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace_seed(tmp_path_factory):
+    """The tiny profile's datasets, pretrained stand-ins (SynthCLIP, SynthPhoBERT, SynthParser) and
+    SynthParser masks, built once per test run and shared by the xdist workers (the first one builds
+    under a lock, the others wait for it). Tests never write here: `tiny_workdir` copies it."""
+    import fcntl
+
+    from glalign.scenarios import Workspace
+
+    uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # one per `pytest -n` run, the same in every worker
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent / f"tiny-seed-{uid}" if uid else base / "tiny-seed"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (root / "complete").exists():
+                ws = Workspace("tiny", root / "tiny")
+                ws.pretrained("clip")
+                ws.pretrained("phobert")
+                for name in ("A", "B"):
+                    ws.masks(name)
+                (root / "complete").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return root / "tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tiny_workspace_seed):
+    """tiny_workdir(dest): a private copy of the seeded tiny workspace at dest (a Workspace finds its
+    cache by content, so nothing in it is built again)."""
+    def _copy(dest):
+        shutil.copytree(tiny_workspace_seed, dest, symlinks=True)
+        return dest
+    return _copy
