@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from glalign.errors import GlalignError
-from glalign.io import atomic_path, publish_mode, write_json, write_text
+from glalign.io import atomic_dir, atomic_path, write_json, write_text
 
 TOP_FILES = ("config.json", "model.safetensors", "train_config.json", "history.csv")
 RUN_FILES = (*TOP_FILES, "tokenizer", "checkpoints")
@@ -94,27 +93,22 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
     ckpts = run / "checkpoints"
     made = [p for p in (run, ckpts) if not p.exists()]  # removed again if this first save fails
     ckpts.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=ckpts))
+    final = ckpts / f"epoch-{epoch + 1:04d}"  # replaced when a kill interrupted a re-run after the rename
     try:
         from glalign.hub import quiet_transformers
 
-        with quiet_transformers():
-            model.save_pretrained(str(stage))  # config.json + model.safetensors
-        tensors, scalars = _optimizer_to_flat(opt)
-        _save_tensors(stage / "optimizer.safetensors", tensors)
-        (stage / "trainer_state.json").write_text(json.dumps(
-            {"epoch": epoch, "scheduler_step": sched_step, "optimizer": scalars}, indent=1))
-        pd.DataFrame(history).to_csv(stage / "history.csv", index=False)
-        (stage / "train_config.json").write_text(json.dumps(train_config, indent=1, ensure_ascii=False))
-        if tokenizer is not None and not (run / "tokenizer").exists():
-            tokenizer.save_pretrained(str(stage / "tokenizer"))
-        publish_mode(stage)
-        final = ckpts / f"epoch-{epoch + 1:04d}"
-        if final.exists():  # a re-run of an epoch that a kill interrupted after the rename
-            shutil.rmtree(final)
-        os.replace(stage, final)
+        with atomic_dir(final, prefix=".staging-") as stage:
+            with quiet_transformers():
+                model.save_pretrained(str(stage))  # config.json + model.safetensors
+            tensors, scalars = _optimizer_to_flat(opt)
+            _save_tensors(stage / "optimizer.safetensors", tensors)
+            (stage / "trainer_state.json").write_text(json.dumps(
+                {"epoch": epoch, "scheduler_step": sched_step, "optimizer": scalars}, indent=1))
+            pd.DataFrame(history).to_csv(stage / "history.csv", index=False)
+            (stage / "train_config.json").write_text(json.dumps(train_config, indent=1, ensure_ascii=False))
+            if tokenizer is not None and not (run / "tokenizer").exists():
+                tokenizer.save_pretrained(str(stage / "tokenizer"))
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
         for folder in reversed(made):  # a full disk on the first epoch leaves no empty run folder behind
             try:
                 folder.rmdir()
@@ -141,8 +135,7 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
 
 def _publish_best(ckpts: Path, final: Path, row: dict) -> None:
     """checkpoints/best/ := this epoch's model files and best.json, replaced in one rename."""
-    stage = Path(tempfile.mkdtemp(prefix=".best-", dir=ckpts))
-    try:
+    with atomic_dir(ckpts / "best", prefix=".best-") as stage:
         for name in MODEL_FILES:
             try:
                 os.link(final / name, stage / name)
@@ -150,16 +143,6 @@ def _publish_best(ckpts: Path, final: Path, row: dict) -> None:
                 shutil.copy2(final / name, stage / name)
         (stage / "best.json").write_text(json.dumps({k: (v.item() if hasattr(v, "item") else v)
                                                      for k, v in row.items()}, indent=1))
-        publish_mode(stage)
-        old = None
-        if (ckpts / "best").exists():
-            old = ckpts / f".best-old-{os.getpid()}"
-            os.replace(ckpts / "best", old)
-        os.replace(stage, ckpts / "best")
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _publish_top(run: Path, ckpt: Path, name: str) -> None:

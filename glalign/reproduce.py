@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glalign.errors import GlalignError
+from glalign.io import atomic_dir
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("00_method", "01_data_prep", "02_np_coverage", "03_train", "04_evaluate_scenarios", "05_mcnemar", "06_ablation",
@@ -135,12 +136,12 @@ def reproduce(profile: str = "synthpedes", results_root="results", workdir=None,
     results_root.mkdir(parents=True, exist_ok=True)
     for leftover in results_root.glob(f".staging-{profile}-*"):  # of a run that was killed or failed
         shutil.rmtree(leftover, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".staging-{profile}-", dir=results_root))
-    if only and final.exists():  # a partial run starts from the current results
-        shutil.copytree(final, stage, dirs_exist_ok=True)
-    (stage / "notebooks").mkdir(exist_ok=True)
-    timings = {}
-    try:
+    kept = lambda stage: any((stage / "notebooks").glob("*.ipynb"))  # noqa: E731  (a failed notebook, to read)
+    with atomic_dir(final, prefix=f".staging-{profile}-", aside=f".old-{profile}", keep_on_error=kept) as stage:
+        if only and final.exists():  # a partial run starts from the current results
+            shutil.copytree(final, stage, dirs_exist_ok=True)
+        (stage / "notebooks").mkdir(exist_ok=True)
+        timings = {}
         for name in names:
             src = Path(notebooks_dir or REPO / "notebooks") / f"{name}.ipynb"
             if not src.exists():
@@ -164,15 +165,4 @@ def reproduce(profile: str = "synthpedes", results_root="results", workdir=None,
         from glalign.summary import write_summary
 
         write_summary(stage, profile, _merge_timings(stage, timings))
-        old = results_root / f".old-{profile}"
-        if old.exists():
-            shutil.rmtree(old)
-        if final.exists():
-            os.replace(final, old)
-        os.replace(stage, final)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        if stage.exists() and not any((stage / "notebooks").glob("*.ipynb")):
-            shutil.rmtree(stage, ignore_errors=True)
-        raise
     return final

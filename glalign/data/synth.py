@@ -15,8 +15,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from tqdm.auto import tqdm
 from glalign.data.synth_captions import STYLES, mentions_for, translate, write_en, write_vi
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
 from glalign.errors import GlalignError
+from glalign.io import atomic_dir
 
 GENERATOR_VERSION = 5  # 5: a validation split of identities in A and B
 DOMAINS = {
@@ -107,19 +106,11 @@ def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int 
             return json.loads(existing.read_text())["summary"]
         raise GlalignError(f"{out} exists and is not the SynthPEDES domain asked for; choose an empty "
                            "folder or delete it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as stage:  # an empty `out` is replaced
         summary = _write_domain(stage, meta, spec, progress)
         # timings vary run to run: they are returned, never written (same seed, same bytes)
         stored = {k: v for k, v in summary.items() if k not in ("seconds", "images_per_second")}
         (stage / "synth.json").write_text(json.dumps({"params": meta, "summary": stored}, indent=1) + "\n")
-        if out.exists():
-            out.rmdir()
-        os.replace(stage, out)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
     return summary
 
 

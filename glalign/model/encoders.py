@@ -13,7 +13,6 @@ Both positions are found from the attention mask, so left and right padding both
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 

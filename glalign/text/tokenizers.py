@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glalign.errors import GlalignError
 
 SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[BOS]", "eos": "[EOS]"}
 
