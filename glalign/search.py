@@ -7,7 +7,6 @@ is tested against."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,45 +253,3 @@ class GalleryIndex:
         return {"query": text, "path": path, "global": glob, "local": local, "alpha": alpha,
                 "score": mix(alpha, glob, local), "phrases": items,
                 "unmapped": [p.text for p in phrases if p.part is None]}
-
-
-OUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
-
-
-def _check_out(out) -> Path:
-    out = Path(out)
-    if out.is_dir():
-        raise GlalignError(f"--out {out} is a folder; name the file to write, e.g. {out / 'results.png'}")
-    if out.suffix.lower() not in OUT_SUFFIXES:
-        raise GlalignError(f"--out {out}: unknown extension {out.suffix or '(none)'!r}; use .png, .jpg, .pdf or .svg")
-    return out
-
-
-def search_cli(args) -> int:
-    import sys
-
-    out = _check_out(args.out) if args.out else None  # before the slow part
-    index = GalleryIndex(args.run, args.gallery, device=getattr(args, "device", "cpu"),
-                         dtype="float32" if getattr(args, "index_dtype", "fp16") == "fp32" else "float16",
-                         strict=getattr(args, "strict", False), index=getattr(args, "index", "exact"),
-                         nprobe=getattr(args, "nprobe", 32))
-    if index.skipped:
-        print(f"glalign: skipped {len(index.skipped)} unreadable gallery image(s), e.g. {index.skipped[0][1]} "
-              "(--strict makes this an error)", file=sys.stderr)
-    hits = index.search(args.query, args.top_k, args.alpha, fusion=getattr(args, "fusion", "raw"))
-    if out:
-        import matplotlib.pyplot as plt
-
-        from glalign.io import atomic_path
-        from glalign.plots import result_strip
-
-        fig = result_strip(args.query, [index.root / h["path"] for h in hits], [h["score"] for h in hits])
-        with atomic_path(out) as tmp:  # creates a missing folder; a crash leaves no half-written file
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=out.suffix.lower().lstrip(".").replace("jpeg", "jpg"))
-        plt.close(fig)
-    if args.json:
-        print(json.dumps(hits, ensure_ascii=False))
-    else:
-        for h in hits:
-            print(f"{h['rank']:>3}  {h['score']:.4f}  {h['path']}")
-    return 0

@@ -50,7 +50,6 @@ EXCEPTIONS: set[tuple[str, str]] = {
     ('glalign.rsm', 'glalign.PARTS'),
     ('glalign.rsm', 'glalign.pretrain.distill.TextStudent'),
     ('glalign.rsm', 'glalign.pretrain.distill.read_student'),
-    ('glalign.search', 'glalign.plots.result_strip'),
     ('glalign.text.longtext', 'glalign.rsm.split_many'),
 }
 EXCEPTION_CYCLES: list[list[str]] = [
