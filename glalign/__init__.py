@@ -18,10 +18,10 @@ __version__ = "0.1.0"
 
 _LAZY = {  # public name -> module that defines it
     "load": "glalign.api", "similarity": "glalign.api",
-    "GalleryIndex": "glalign.search",
+    "GalleryIndex": "glalign.retrieval.search",
     "GLAlignModel": "glalign.model", "GLAlignConfig": "glalign.model",
     "GLAlignProcessor": "glalign.model.processing",
-    "rank_metrics": "glalign.metrics",
+    "rank_metrics": "glalign.retrieval.metrics",
 }
 _MODULES = ("evaluate",)  # callable modules: glalign.evaluate(run, data) is glalign.evaluate.evaluate_run
 

@@ -9,7 +9,7 @@ from glalign.errors import GlalignError
 
 
 def cmd_evaluate(args) -> int:
-    from glalign.evaluate import evaluate_run
+    from glalign.retrieval.evaluate import evaluate_run
 
     if args.protocol == "local":
         return _evaluate_local(args)

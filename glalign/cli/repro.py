@@ -9,12 +9,12 @@ def cmd_reproduce(args) -> int:
     if args.verify is not None:  # compare a rerun with the committed tables: glalign.verify
         from pathlib import Path
 
-        from glalign.verify import verify_cli
+        from glalign.repro.verify import verify_cli
 
         return verify_cli(args.verify or Path(args.results) / args.profile, args.reference, args.profile)
     if args.reference:
         raise GlalignError("--reference goes with --verify (compare a rerun with it); drop it to rerun the notebooks")
-    from glalign.reproduce import reproduce
+    from glalign.repro.reproduce import reproduce
 
     out = reproduce(profile=args.profile, results_root=args.results, workdir=args.workdir,
                     only=args.only)
@@ -27,9 +27,9 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
 
     from glalign.io import write_csv
-    from glalign.reproduce import default_workdir
+    from glalign.repro.reproduce import default_workdir
     from glalign.scenarios import Workspace
-    from glalign.sweep import best_settings, sweep
+    from glalign.repro.sweep import best_settings, sweep
 
     ws = Workspace(args.profile, args.workdir or default_workdir(args.profile), progress=not args.quiet)
     table = sweep(ws, epochs=args.epochs)
@@ -43,13 +43,13 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from glalign import bench
+    from glalign.repro import bench
 
     return bench.main(args.what, args)
 
 
 def cmd_paper(args) -> int:
-    from glalign.paper import find_inconsistencies
+    from glalign.repro.paper import find_inconsistencies
 
     for item in find_inconsistencies():
         print(f"[{item['kind']}] {item['where']}: {item['detail']}")
@@ -59,7 +59,7 @@ def cmd_paper(args) -> int:
 def cmd_paper_verify(args) -> int:
     from pathlib import Path
 
-    from glalign.paper import verify_text
+    from glalign.repro.paper import verify_text
 
     path = Path(args.text)
     try:

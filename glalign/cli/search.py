@@ -23,7 +23,7 @@ def check_out(out) -> Path:
 def cmd_search(args) -> int:
     import sys
 
-    from glalign.search import GalleryIndex
+    from glalign.retrieval.search import GalleryIndex
 
     out = check_out(args.out) if args.out else None  # before the slow part
     index = GalleryIndex(args.run, args.gallery, device=getattr(args, "device", "cpu"),

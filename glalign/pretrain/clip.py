@@ -105,7 +105,7 @@ def heldout_retrieval(model, tokenizer, images_u8, image_pids, captions, caption
     """Zero-shot text-to-image retrieval (R1/R5/R10, mAP, %) of held-out identities, and R1 by chance."""
     import numpy as np
 
-    from glalign.metrics import chance_r1, rank_metrics
+    from glalign.retrieval.metrics import chance_r1, rank_metrics
 
     model.eval()
     img = torch.cat([F.normalize(model.get_image_features(pixel_values=_pixels(images_u8[i:i + batch]).to(device))

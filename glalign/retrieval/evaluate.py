@@ -1,0 +1,287 @@
+"""Evaluation: encode the gallery (unique images) once and every caption query, fuse global and
+local similarities, rank, and keep per-query results so any two systems compare query by query.
+
+fused = alpha * cos_global + (1 - alpha) * mean over the query's parts of cos(phrase_p, region_p),
+where a part the gallery image lacks contributes 0 (it cannot vouch for the phrase)."""
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from glalign.constants import PARTS
+from glalign.errors import GlalignError
+from glalign.retrieval.fusion import FUSIONS, check_fusion, combine, fuse, local_similarity, mix, standardise_rows  # noqa: F401
+
+
+FULL_MATRIX_LIMIT = 50_000_000  # queries x gallery entries kept whole (for alpha re-fusion); above: chunked
+EVAL_CHUNK = 512
+
+
+@dataclass
+class GalleryEmbeddings:
+    global_: torch.Tensor         # (G, d)
+    regions: torch.Tensor         # (G, 5, d)
+    present: torch.Tensor         # (G, 5) bool
+
+
+@dataclass
+class QueryEmbeddings:
+    global_: torch.Tensor         # (Q, d)
+    phrases: torch.Tensor         # (Q, 5, d)
+    present: torch.Tensor         # (Q, 5) bool
+
+
+@dataclass
+class EvalResult:
+    metrics: dict
+    per_query: pd.DataFrame
+    global_sim: np.ndarray | None  # None for large galleries (evaluated in chunks)
+    local_sim: np.ndarray | None
+    query_pids: np.ndarray
+    gallery_pids: np.ndarray
+    gallery_paths: list[str]
+    alpha: float
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.per_query)
+
+    def fused(self, alpha: float, fusion: str = "raw") -> np.ndarray:
+        """raw: the paper's alpha * global + (1 - alpha) * local. zscore: each score standardised
+        over the gallery per query first, so alpha weighs two scores of equal spread (the global
+        cosine spreads wider than the local one, so raw alpha = 0.5 favours it; notebook 06 prints both
+        spreads)."""
+        if self.global_sim is None:
+            raise GlalignError("this evaluation ran in chunks (large gallery) and kept no similarity matrix; "
+                               "evaluate again with the alpha you want")
+        return combine(alpha, self.global_sim, self.local_sim, fusion)
+
+
+@torch.no_grad()
+def encode_gallery(model, images: list, store, region_mode: str, batch_size: int = 128,
+                   progress: bool = True) -> GalleryEmbeddings:
+    """`images` are objects with .image and .mask (records)."""
+    from glalign.data.torchdata import collate_images, image_item
+
+    device = model.logit_scale.device
+    outs_g, outs_r, outs_p = [], [], []
+    for start in tqdm(range(0, len(images), batch_size), desc="gallery", unit="batch", disable=not progress,
+                      leave=False):
+        batch = collate_images([image_item(store, r, False, region_mode) for r in images[start:start + batch_size]])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        g, reg = model.encode_image(batch["pixels"], batch.get("weights"), batch.get("crops"), batch["present"])
+        outs_g.append(g.float().cpu())
+        outs_r.append(reg.float().cpu())
+        outs_p.append(batch["present"].cpu())
+    return GalleryEmbeddings(torch.cat(outs_g), torch.cat(outs_r), torch.cat(outs_p))
+
+
+@torch.no_grad()
+def encode_queries(model, tokenizer, captions: list[str], phrase_dicts: list[dict], max_length: int,
+                   text_view=None, batch_size: int = 256, progress: bool = True, lang: str = "en") -> QueryEmbeddings:
+    """Global and part-phrase embeddings of the queries. A caption longer than max_length tokens is
+    read whole, sentence chunk by chunk and pooled (glalign.text.longtext), never cut silently."""
+    from glalign.data.torchdata import tokenize_phrases
+    from glalign.text.longtext import encode_whole, warn_if_cut
+
+    device = model.logit_scale.device
+    view = text_view or (lambda t: t)
+    outs_g, outs_p, outs_pr = [], [], []
+    for start in tqdm(range(0, len(captions), batch_size), desc="queries", unit="batch", disable=not progress,
+                      leave=False):
+        caps = captions[start:start + batch_size]
+        g = encode_whole(caps, tokenizer, max_length, lambda ids, mask: model.encode_text(ids.to(device), mask.to(device)),
+                         lang, text_view, batch=batch_size, where="query").to(device)
+        part_texts = [view(v) for d in phrase_dicts[start:start + batch_size] for v in d.values()]
+        warn_if_cut(part_texts, tokenizer, max_length, "part phrase(s) of the queries")
+        ph = tokenize_phrases(phrase_dicts[start:start + batch_size], tokenizer, max_length, text_view)
+        if "phrase_ids" in ph:
+            emb = model.encode_phrases(ph["phrase_ids"].to(device), ph["phrase_mask"].to(device),
+                                       ph["phrase_slots"].to(device), len(caps))
+        else:
+            emb = torch.zeros(len(caps), len(PARTS), g.shape[1], device=device)
+        outs_g.append(g.float().cpu())
+        outs_p.append(emb.float().cpu())
+        outs_pr.append(ph["phrase_present"])
+    return QueryEmbeddings(torch.cat(outs_g), torch.cat(outs_p), torch.cat(outs_pr))
+
+
+def sharded(n: int, encode):
+    """encode(slice) over n items, split over the processes torchrun started: each encodes its
+    contiguous share and the shares are gathered back in order on every process, so what follows
+    (ranking, RankAccumulator) sees exactly what one process encoding everything sees. One
+    process, or fewer items than processes: encode(slice(0, n))."""
+    import dataclasses
+
+    import torch.distributed as dist
+
+    from glalign import distributed
+
+    if not distributed.active() or n < dist.get_world_size():
+        return encode(slice(0, n))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    mine = encode(slice(rank * n // world, (rank + 1) * n // world))
+    shares = [None] * world
+    dist.all_gather_object(shares, mine)
+    return type(mine)(*(torch.cat([getattr(x, f.name) for x in shares]) for f in dataclasses.fields(mine)))
+
+
+def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
+             cache_dir=None, progress: bool = True, fusion: str = "raw") -> EvalResult:
+    """Rank every caption of `records` against their unique images (scores fused by `combine`)."""
+    from glalign.retrieval.metrics import RankAccumulator
+    from glalign.text.phrases import cached_extract, extract, part_phrases
+    from glalign.model.factory import image_store_for, text_view_for
+
+    if not records:
+        raise GlalignError("nothing to evaluate: the selected split has no entries")
+    alpha = cfg.alpha if alpha is None else alpha
+    check_fusion(fusion)  # before any encoding
+    store = image_store_for(model)
+    gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
+                                                              progress=progress))
+    captions = [c for r in records for c in r.captions]
+    q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
+    g_pids = np.array([r.pid for r in records], dtype=object)
+    mode = lexicon_mode or cfg.lexicon_mode
+    extracted = (cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode))
+    phrase_dicts = [part_phrases(p) for p in extracted]
+    view = text_view_for(cfg.text_kind, lang, captions)
+    queries = sharded(len(captions), lambda sl: encode_queries(model, tokenizer, captions[sl], phrase_dicts[sl],
+                                                               cfg.max_length, view, progress=progress,
+                                                               lang=lang))
+    if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
+        gsim = (queries.global_ @ gallery.global_.t()).numpy()
+        lsim = local_similarity(queries, gallery).numpy()
+        rows = lambda sl: combine(alpha, gsim[sl], lsim[sl], fusion)  # noqa: E731
+    else:  # a large gallery: one chunk of queries at a time, only the top-k kept
+        gsim = lsim = None
+
+        def rows(sl):
+            q = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
+            return combine(alpha, (q.global_ @ gallery.global_.t()).numpy(), local_similarity(q, gallery).numpy(),
+                           fusion)
+    acc = RankAccumulator(g_pids)
+    firsts, tops, scores = [], [], []
+    for start in range(0, len(captions), EVAL_CHUNK):
+        sim = rows(slice(start, start + EVAL_CHUNK))
+        refuse_non_finite_scores(sim, captions[start:start + EVAL_CHUNK])
+        first, top = acc.add(sim, q_pids[start:start + EVAL_CHUNK])
+        firsts.append(first)
+        tops.append(top)
+        scores.append(sim[np.arange(len(sim)), top[:, 0]])
+    metrics = acc.result()
+    first, top, score_top1 = np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
+    per_query = pd.DataFrame({
+        "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
+        "image": [r.file_path for r in records for _ in r.captions],
+        "caption_index": [i for r in records for i in range(len(r.captions))],
+        "n_parts": queries.present.sum(1).numpy(),
+        "parts": [" ".join(PARTS[p] for p in range(len(PARTS)) if row[p]) for row in queries.present.tolist()],
+        "rank": first, "correct_at_1": first == 1,
+        "top10": [" ".join(str(g_pids[j]) for j in row) for row in top],
+        "top1_image": [records[row[0]].file_path for row in top],
+        "score_top1": score_top1,
+    })
+    return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
+                      gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
+
+
+def validation_scores(model, tokenizer, records, lang: str, alpha: float, cache_dir=None) -> dict:
+    """Rank-1 (%) on validation records, fused at the training alpha and per branch: what a run
+    chooses its epoch by (the test split is never read during training)."""
+    from glalign.retrieval.metrics import rank_metrics
+
+    was_training = model.training
+    model.eval()
+    try:
+        res = evaluate(model, tokenizer, model.config, records, lang, alpha, cache_dir=cache_dir, progress=False)
+    finally:
+        model.train(was_training)
+    branch = {name: rank_metrics(sim, res.query_pids, res.gallery_pids)["R1"]
+              for name, sim in (("global", res.global_sim), ("local", res.local_sim)) if sim is not None}
+    return {"val_R1": res.metrics["R1"], **{f"val_R1_{k}": v for k, v in branch.items()},
+            "val_queries": res.n_queries}
+
+
+def refuse_non_finite_scores(sim: np.ndarray, captions: list[str]) -> None:
+    """NaN scores rank in no meaningful order: a GlalignError naming the first query that has one."""
+    bad = ~np.isfinite(sim).all(1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise GlalignError(f"the model's scores are not finite (NaN or inf) for {int(bad.sum())} of {len(sim)} "
+                           f"queries (e.g. {captions[first]!r}): its weights or inputs overflow; nothing was ranked")
+
+
+def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None, masks: str = "parsing"):
+    """The evaluation records of a dataset: a split ('all' for every split) and optionally a subset of ids."""
+    from glalign.data.records import load_dataset
+
+    ds = load_dataset(root, fmt=fmt, lang=lang, check_images=False, masks=masks)
+    recs = ds.records if split == "all" else ds.split(split)
+    if not recs:
+        raise GlalignError(f"{root}: no entries in split {split!r}")
+    if ids is not None:
+        wanted = set(ids)
+        recs = [r for r in recs if r.pid in wanted]
+    return recs
+
+
+def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
+                 lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
+                 device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None,
+                 masks: str = "parsing", queries: str = "short", fusion: str = "raw") -> EvalResult:
+    """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning.
+    queries: the dataset's captions (short), or the long-form captions of regions.json (long)."""
+    from glalign.io import write_csv
+    from glalign.model.factory import load_run, zero_shot
+    from glalign.text.phrases import dataset_cache_dir
+
+    if per_query_out and Path(per_query_out).is_dir():
+        raise GlalignError(f"--per-query {per_query_out} is a folder; give a CSV file name, e.g. "
+                           f"{Path(per_query_out) / 'per_query.csv'}")
+    from glalign import distributed
+
+    if distributed.env_world_size() > 1:  # started by torchrun: encoding is shared out (sharded)
+        device = str(distributed.init(device).device)
+        progress = progress and distributed.is_main()
+    if run is not None:
+        if image_encoder or text_encoder:
+            raise GlalignError("give either --run, or --image-encoder and --text-encoder (zero-shot), not both")
+        model, tokenizer, cfg = load_run(run, device=device)
+    elif image_encoder and text_encoder:
+        model, tokenizer, cfg = zero_shot(image_encoder, text_encoder, lang or "en", 1.0 if alpha is None else alpha,
+                                          device=device)
+    else:
+        raise GlalignError("nothing to evaluate: give --run RUN, or --image-encoder and --text-encoder for zero-shot")
+    lang = lang or cfg.lang
+    records = select_records(data, lang, split, fmt, ids, masks)
+    if queries == "long":
+        from glalign.data.regions import with_long_captions
+
+        records = with_long_captions(records, data, lang)
+    elif queries != "short":
+        raise GlalignError(f"unknown queries {queries!r}; choose short or long")
+    result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
+                      progress=progress, fusion=fusion)
+    if per_query_out and distributed.is_main():
+        write_csv(Path(per_query_out), result.per_query)
+    return result
+
+
+class _CallableModule(types.ModuleType):
+    """`glalign.evaluate(run, data, ...)` is `evaluate_run`: the public API's verb, while this module
+    stays importable at its path (glalign.evaluate.evaluate_run, DESIGN.md section 5)."""
+
+    def __call__(self, *args, **kwargs) -> EvalResult:
+        return evaluate_run(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
