@@ -35,12 +35,6 @@ NAMES = {0: "base", 1: "data", 2: "model", 3: "retrieval", 4: "training", 5: "re
 
 # (importer, imported name) pairs still in the way of the target layering; must end empty.
 EXCEPTIONS: set[tuple[str, str]] = {
-    ('glalign.data.regions', 'glalign.data.records._load_json'),
-    ('glalign.data.regions', 'glalign.data.records._normalise_pid'),
-    ('glalign.data.synth_longform', 'glalign.data.synth_captions._en_phrase'),
-    ('glalign.data.synth_longform', 'glalign.data.synth_captions._join_en'),
-    ('glalign.data.synth_longform', 'glalign.data.synth_captions._join_vi'),
-    ('glalign.data.synth_longform', 'glalign.data.synth_captions._vi_phrase'),
     ('glalign.data.torchdata', 'glalign.PARTS'),
     ('glalign.local_protocol', 'glalign.PARTS'),
     ('glalign.local_protocol', 'glalign.metrics.first_correct_rank'),

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from glalign.constants import PARTS
-from glalign.data.records import SPLITS, _load_json, _normalise_pid, open_image, outside_root
+from glalign.data.formats import SPLITS, load_json, normalise_pid
+from glalign.data.images import open_image, outside_root
 from glalign.errors import DataError, GlalignError
 
 REGIONS_FILE = "regions.json"
@@ -134,7 +135,7 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
         raise GlalignError(f"{path} does not exist; convert the region annotations to this layout "
                            "(see glalign.data.regions) or, for a SynthPEDES domain, run "
                            "glalign.data.synth_longform.add_longform")
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of entries, found {type(data).__name__}")
     out, seen = [], {}
@@ -154,7 +155,7 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
         if e["split"] not in SPLITS:
             raise DataError(f"{path}: {src}: unknown split {e['split']!r} (expected one of {', '.join(SPLITS)})")
         try:
-            pid = _normalise_pid(e["id"])
+            pid = normalise_pid(e["id"])
         except ValueError as exc:
             raise DataError(f"{path}: {src}: {exc}") from None
         image = root / "imgs" / rel

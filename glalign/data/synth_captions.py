@@ -208,7 +208,7 @@ def annotator_mentions(mentions: list[dict], style: str, rng) -> list[dict]:
 
 
 # ------------------------------------------------------------------ English
-def _en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "", held_out: bool = False
+def en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "", held_out: bool = False
                ) -> tuple[str, dict]:
     """Render one mention; returns the text and the surface words used (for the translator).
     held_out: the annotator may use words the lexicons never saw (caption writers, not long-form)."""
@@ -237,7 +237,7 @@ def _en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "", held
     return core, {"noun": noun, "colour": colour, "pattern": pattern, "pattern_colour": pcol}
 
 
-def _join_en(items: list[str]) -> str:
+def join_en(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
@@ -254,7 +254,7 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
         context = context_keys(person, style, rng, cond)
 
     def say(m, **kw):
-        text, words = _en_phrase(m, rng, words=(fixed_words or {}).get(m["slot"]), held_out=fixed_words is None,
+        text, words = en_phrase(m, rng, words=(fixed_words or {}).get(m["slot"]), held_out=fixed_words is None,
                                  **kw)
         rendered.append({"slot": m["slot"], "part": PART_OF[m["slot"]], "noun": words["noun"], "words": words})
         return text
@@ -269,7 +269,7 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
     acc_verb = {"backpack": "carries", "handbag": "holds", "umbrella": "holds", "phone": "is holding"}
     if style == "terse":
         parts = [say(m) for m in garments]
-        text = f"{_choice(rng, ['A', 'The'])} {subj} in {_join_en(parts)}."
+        text = f"{_choice(rng, ['A', 'The'])} {subj} in {join_en(parts)}."
         if acc:
             text = text[:-1] + f" with {say(acc)}."
         return text + _context(context or [], "en", pron, rendered), rendered
@@ -277,19 +277,19 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
     if style == "full":
         if rng.random() < 0.3:
             garments = [garments[i] for i in rng.permutation(len(garments))]
-        opener = f"A {subj}" + (f" with {_join_en(head_txt)}" if head_txt else "")
-        text = f"{opener} is wearing {_join_en([say(m) for m in garments])}."
+        opener = f"A {subj}" + (f" with {join_en(head_txt)}" if head_txt else "")
+        text = f"{opener} is wearing {join_en([say(m) for m in garments])}."
         if acc:
             text += f" {pron} {acc_verb[acc['type']]} {say(acc)}."
         return text + _context(context or [], "en", pron, rendered), rendered
     if style == "list":
-        text = f"The {subj} has {_join_en(head_txt)}." if head_txt else f"The {subj} is walking."
+        text = f"The {subj} has {join_en(head_txt)}." if head_txt else f"The {subj} is walking."
         up = [m for m in garments if m["slot"] == "upper"]
         rest = [m for m in garments if m["slot"] != "upper"]
         if up:
             text += f" {pron} wears {say(up[0])}."
         if rest:
-            text += f" {pron} also has on {_join_en([say(m) for m in rest])}."
+            text += f" {pron} also has on {join_en([say(m) for m in rest])}."
         if acc:
             text += f" {pron} {acc_verb[acc['type']]} {say(acc)} in {poss} hand." if acc["type"] != "backpack" \
                 else f" A {say(acc, article=False)} is on {poss} back."
@@ -298,7 +298,7 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
     views = [k for k in context or [] if k in ("front", "back", "side")]
     text = f"This {subj} is walking." + _context(views, "en", pron, rendered)
     if head_txt:
-        text += f" {pron} has {_join_en(head_txt)}."
+        text += f" {pron} has {join_en(head_txt)}."
     for m in garments:
         if m["slot"] == "upper":
             sleeves = "long-sleeved" if m.get("long_sleeves") else "short-sleeved"
@@ -313,7 +313,7 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
 
 
 # ------------------------------------------------------------------ Vietnamese
-def _vi_phrase(m: dict, rng, words=None, held_out: bool = False) -> tuple[str, dict]:
+def vi_phrase(m: dict, rng, words=None, held_out: bool = False) -> tuple[str, dict]:
     """Vietnamese noun phrase: the noun comes first, modifiers follow ('áo khoác đỏ')."""
     words = dict(words or {})
     slot = m["slot"]
@@ -337,7 +337,7 @@ def _vi_phrase(m: dict, rng, words=None, held_out: bool = False) -> tuple[str, d
     return text, {"noun": noun, "colour": colour, "pattern": pattern, "pattern_colour": pcol, "mau": with_mau}
 
 
-def _join_vi(items: list[str]) -> str:
+def join_vi(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " và " + items[-1]
@@ -357,7 +357,7 @@ def write_vi(person: Person, mentions: list[dict], style: str, rng, cond: Condit
         context = context_keys(person, style, rng, cond)
 
     def say(m):
-        text, words = _vi_phrase(m, rng, words=(fixed_words or {}).get(m["slot"]), held_out=fixed_words is None)
+        text, words = vi_phrase(m, rng, words=(fixed_words or {}).get(m["slot"]), held_out=fixed_words is None)
         rendered.append({"slot": m["slot"], "part": PART_OF[m["slot"]], "noun": words["noun"], "words": words})
         return text
 
@@ -373,7 +373,7 @@ def write_vi(person: Person, mentions: list[dict], style: str, rng, cond: Condit
     shoes = by_slot.get("shoes")
     acc = by_slot.get("accessory")
     if style == "terse":
-        text = f"{subj.capitalize()} mặc {_join_vi([say(m) for m in clothes])}"
+        text = f"{subj.capitalize()} mặc {join_vi([say(m) for m in clothes])}"
         if shoes:
             text += f", đi {say(shoes)}"
         if acc:
@@ -387,10 +387,10 @@ def write_vi(person: Person, mentions: list[dict], style: str, rng, cond: Condit
         if shoes:
             text += f", mặc {', '.join(worn)} và đi {say(shoes)}"
         else:
-            text += f", mặc {_join_vi(worn)}"
+            text += f", mặc {join_vi(worn)}"
         text += "."
         if extras:
-            text += " " + pron + " " + _join_vi([f"{VI_VERB[m['type']]} {say(m)}" for m in extras]) + "."
+            text += " " + pron + " " + join_vi([f"{VI_VERB[m['type']]} {say(m)}" for m in extras]) + "."
         if acc:
             text += f" {pron} {VI_VERB[acc['type']]} một chiếc {say(acc)}."
         return text + _context(context or [], "vi", pron, rendered), rendered

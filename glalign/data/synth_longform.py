@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from glalign.constants import PARTS
-from glalign.data.synth_captions import PART_OF, VI_VERB, _en_phrase, _join_en, _join_vi, _vi_phrase, mentions_for
+from glalign.data.synth_captions import PART_OF, VI_VERB, en_phrase, join_en, join_vi, vi_phrase, mentions_for
 from glalign.data.synth_people import Conditions, Person
 from glalign.data.regions import word_span
 from glalign.errors import GlalignError
@@ -91,7 +91,7 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
     used: list[dict] = []  # the attribute words of the phrases written since the last sentence
 
     def phrase(m, **kw):
-        text, words = _en_phrase(m, rng, **kw) if lang == "en" else _vi_phrase(m, rng)
+        text, words = en_phrase(m, rng, **kw) if lang == "en" else vi_phrase(m, rng)
         if words.get("colour") and m.get("colour"):
             used.append({"kind": "colour", "word": words["colour"], "value": m["colour"]})
         if m["slot"] not in ("hair", "glasses"):  # garment and accessory types (hair and glasses are no garment)
@@ -112,7 +112,7 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
         rest = [m for m in head if m["slot"] != "hair"]
         if lang == "en":
             hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
-            rest_txt = _join_en([phrase(m) for m in rest])
+            rest_txt = join_en([phrase(m) for m in rest])
             if style == "detailed" and hair and rest:
                 out += [sentence(hair_txt + ".", "HEAD"),
                         sentence(f"On {poss} head {fill['p']} also wears {rest_txt}.", "HEAD")]
@@ -121,7 +121,7 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
                 out.append(sentence(text + ".", "HEAD"))
         else:
             hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
-            rest_txt = _join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
+            rest_txt = join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
             if style == "detailed" and hair and rest:
                 out += [sentence(hair_txt + ".", "HEAD"),
                         sentence(f"Trên đầu, {fill['p']} còn {rest_txt}.", "HEAD")]

@@ -61,7 +61,7 @@ def to_vitaa(label: np.ndarray, scheme: str = "vitaa") -> np.ndarray:
 
 
 def load_label_map(path, scheme: str = "vitaa") -> np.ndarray:
-    from glalign.data.records import open_image
+    from glalign.data.images import open_image
 
     path = Path(path)
     try:

@@ -103,7 +103,8 @@ def parse_dataset(root, parser: str, out=None, device: str = "auto", batch_size:
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from glalign.data.records import load_dataset, load_rgb
+    from glalign.data.images import load_rgb
+    from glalign.data.records import load_dataset
     from glalign.device import resolve_device
     from glalign.io import atomic_path, write_json
 

@@ -74,7 +74,7 @@ def load_pairs(records, cfg: ParserPretrainConfig, progress: bool):
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from glalign.data.records import open_image
+    from glalign.data.images import open_image
     from glalign.parsing.masks import load_label_map
 
     size = (cfg.width, cfg.height)
