@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 
 from glalign.errors import GlalignError
-from glalign.model.configuration import GLAlignConfig
 from glalign.hub import from_pretrained, load_config, load_pretrained, quiet_transformers, refuse_non_finite  # noqa: F401
+from glalign.model.configuration import GLAlignConfig, read_run_config  # noqa: F401
 from glalign.model.encoders import EncoderSpec, build_image_encoder, build_text_encoder, text_context, text_kind_of
 from glalign.model.glalign import GLAlignModel
+from glalign.model.processing import text_view_for  # noqa: F401  (its home is the processor)
 
 
 def build_model(cfg, tokenizer=None) -> GLAlignModel:
@@ -115,47 +116,6 @@ def model_geometry(model) -> tuple[int, tuple[int, int]]:
     c = model.config.vision_config
     g = c.image_size // c.patch_size
     return c.image_size, (g, g)
-
-
-def text_view_for(kind: str, lang: str, texts: list[str]):
-    """PhoBERT reads word-segmented Vietnamese; the segmentation is done once per caption."""
-    if kind == "phobert" and lang == "vi":
-        from glalign.text.tokenizers import segment_vietnamese
-
-        table = dict(zip(texts, segment_vietnamese(texts)))
-        return lambda t: table.get(t) or segment_vietnamese([t])[0]
-    return None
-
-
-def _legacy_config(saved: dict, where: Path) -> GLAlignConfig:
-    """config.json of a run written before GLAlignConfig: {"train": {...flat...}, "hf_configs": {...}}."""
-    from transformers import AutoConfig
-
-    train, hf = saved["train"], saved["hf_configs"]
-    try:
-        return GLAlignConfig(vision_config=AutoConfig.for_model(**hf["vision"]),
-                             text_config=AutoConfig.for_model(**hf["text"]), text_kind=train["text_kind"],
-                             embed_dim=train["embed_dim"], region_mode=train["region_mode"],
-                             max_length=train["max_length"], lang=train["lang"],
-                             lexicon_mode=train.get("lexicon_mode", "extended"), alpha=float(train["alpha"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GlalignError(f"{where}: an older run's config.json that cannot be converted ({exc}); retrain it") from None
-
-
-def read_run_config(run: Path) -> GLAlignConfig:
-    path = run / "config.json"
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GlalignError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain the run") from None
-    if isinstance(saved, dict) and "hf_configs" in saved and "train" in saved:
-        return _legacy_config(saved, path)
-    if not isinstance(saved, dict) or saved.get("model_type") != "glalign":
-        raise GlalignError(f"{path} is not a GLAlign run's config (model_type {saved.get('model_type') if isinstance(saved, dict) else None!r})")
-    try:
-        return GLAlignConfig.from_dict(saved)
-    except Exception as exc:  # strict validation: any hand-edited field that does not hold
-        raise GlalignError(f"{path}: invalid GLAlign config ({str(exc).splitlines()[-1].strip()})") from None
 
 
 def zero_shot(image_encoder: str, text_encoder: str, lang: str = "en", alpha: float = 1.0,

@@ -44,7 +44,7 @@ class GLAlignProcessor:
         import json
 
         from glalign.errors import GlalignError
-        from glalign.model.factory import read_run_config
+        from glalign.model.configuration import read_run_config
         from glalign.text.tokenizers import load_tokenizer
 
         run = Path(run)
@@ -95,8 +95,6 @@ class GLAlignProcessor:
     # ------------------------------------------------------------ text
     def text_view(self, captions: list[str]):
         """What the text tower reads for a caption: PhoBERT's word-segmented Vietnamese, else the text."""
-        from glalign.model.factory import text_view_for
-
         return text_view_for(self.text_kind, self.lang, captions)
 
     def phrases(self, captions: list[str]) -> list[dict]:
@@ -117,3 +115,13 @@ class GLAlignProcessor:
 class ImageFile:
     image: Path
     mask: Path | None
+
+
+def text_view_for(kind: str, lang: str, texts: list[str]):
+    """PhoBERT reads word-segmented Vietnamese; the segmentation is done once per caption."""
+    if kind == "phobert" and lang == "vi":
+        from glalign.text.tokenizers import segment_vietnamese
+
+        table = dict(zip(texts, segment_vietnamese(texts)))
+        return lambda t: table.get(t) or segment_vietnamese([t])[0]
+    return None

@@ -138,7 +138,8 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     """Rank every caption of `records` against their unique images (scores fused by `combine`)."""
     from glalign.retrieval.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
-    from glalign.model.factory import image_store_for, text_view_for
+    from glalign.model.factory import image_store_for
+    from glalign.model.processing import text_view_for
 
     if not records:
         raise GlalignError("nothing to evaluate: the selected split has no entries")
