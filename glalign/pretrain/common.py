@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
