@@ -138,3 +138,8 @@ def normalise_pid(pid):
     if isinstance(pid, float) and pid.is_integer():
         return int(pid)
     return pid
+
+
+def dataset_cache_dir(root) -> Path:
+    """Where glalign keeps what it derives from a dataset folder (noun phrases, decoded images)."""
+    return Path(root) / ".glalign-cache"

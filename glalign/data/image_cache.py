@@ -77,7 +77,7 @@ class ImageCache:
 
 
 def cache_folder(root, store, fp: str) -> Path:
-    from glalign.text.phrases import dataset_cache_dir
+    from glalign.data.formats import dataset_cache_dir
 
     return dataset_cache_dir(root) / f"images-{store.size}-{store.scheme}-{fp}"
 

@@ -35,7 +35,7 @@ from glalign.data.synth_people import Conditions, Person
 from glalign.data.regions import word_span
 from glalign.errors import GlalignError
 from glalign.io import write_json
-from glalign.parsing.masks import load_label_map, part_boxes
+from glalign.data.masks import load_label_map, part_boxes
 
 LONG_STYLES = ("head_to_toe", "scene_first", "detailed")
 LONGFORM_VERSION = 3  # bump when the written text changes: cached regions.json files are rewritten

@@ -3,7 +3,7 @@ or SynthParser) over a dataset and write part label maps in ViTAA's numbering (0
 image at the image's relative path, which is where `load_dataset(masks=...)` looks for them.
 
 The model's own id2label says what its ids mean; labels are mapped by name through the LIP/ATR/ViTAA
-tables of glalign.parsing.masks, and a label set none of them names is refused (a parser with other
+tables of glalign.data.masks, and a label set none of them names is refused (a parser with other
 classes would silently give wrong parts). Parsing is resumable: a mask already on disk is kept, each
 new one is written atomically, and the folder records which parser wrote it so two parsers' masks
 are never mixed."""
@@ -18,7 +18,7 @@ import numpy as np
 
 from glalign.constants import PARTS
 from glalign.errors import DataError, GlalignError
-from glalign.parsing.masks import NAME_ALIASES, SCHEME_NAMES, SCHEMES, load_label_map
+from glalign.data.masks import NAME_ALIASES, SCHEME_NAMES, SCHEMES, load_label_map
 
 MARKER = ".glalign-parser.json"  # in the output folder: which parser wrote its masks
 

@@ -75,7 +75,7 @@ def load_pairs(records, cfg: ParserPretrainConfig, progress: bool):
     from tqdm.auto import tqdm
 
     from glalign.data.images import open_image
-    from glalign.parsing.masks import load_label_map
+    from glalign.data.masks import load_label_map
 
     size = (cfg.width, cfg.height)
     images = np.empty((len(records), cfg.height, cfg.width, 3), np.uint8)

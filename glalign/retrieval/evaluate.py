@@ -243,7 +243,7 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     queries: the dataset's captions (short), or the long-form captions of regions.json (long)."""
     from glalign.io import write_csv
     from glalign.model.factory import load_run, zero_shot
-    from glalign.text.phrases import dataset_cache_dir
+    from glalign.data.formats import dataset_cache_dir
 
     if per_query_out and Path(per_query_out).is_dir():
         raise GlalignError(f"--per-query {per_query_out} is a folder; give a CSV file name, e.g. "
