@@ -289,6 +289,7 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
     from glalign.data.regions import load_regions
     from glalign.errors import GlalignError
     from glalign.rsm import Embedder, _region_embeddings, _units, keyword_parts
+    from glalign.text.phrases import dataset_cache_dir
 
     if queries not in ("long", "short"):
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
@@ -335,7 +336,7 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
          "words": [w for *_, w in scored]}
     sent = embedder.texts(q["text"], lang)
     rows = local_tests(sent, q, region_emb, regions, encode=lambda texts: embedder.texts(texts, lang),
-                       keyword=lambda texts: keyword_parts(texts, lang), seed=seed)
+                       keyword=lambda texts: keyword_parts(texts, lang, dataset_cache_dir(root)), seed=seed)
     head = {r["metric"]: r["value"] for r in rows if r["test"] == "retrieval (identity)" and r["part"] == "all"}
     out.update(head, grounding=next(r["value"] for r in rows if r["test"] == "grounding" and r["part"] == "all"),
                rows=rows)

@@ -346,6 +346,18 @@ def _region_embeddings(embedder: Embedder, root: Path, records, mode: str, masks
     """(B, 5, d) region embeddings and (B, 5) presence for a chunk of RegionRecords. A region is
     present when it has a box and, pooled ("pool"), its mask covers at least one pixel: a part
     the parser found nowhere (an empty mask) is absent, not an embedding pooled from zero weights."""
+    key = (str(root), mode, masks, tuple(str(r.image) for r in records),
+           tuple(tuple(sorted(r.regions.items())) for r in records))
+    cache = embedder.__dict__.setdefault("_region_cache", {})  # the last few calls, e.g. one test split
+    if key not in cache:
+        if len(cache) >= 2:
+            cache.pop(next(iter(cache)))
+        cache[key] = _embed_regions(embedder, root, records, mode, masks)
+    emb, present = cache[key]
+    return emb.clone(), present.copy()
+
+
+def _embed_regions(embedder: Embedder, root: Path, records, mode: str, masks: str) -> tuple[torch.Tensor, np.ndarray]:
     from glalign.data.records import load_rgb
     from glalign.parsing.masks import load_label_map, patch_weights
 
@@ -420,12 +432,14 @@ def _units(root: Path, records, lang: str, captions: str) -> dict[str, list[_Uni
     return out
 
 
-def keyword_parts(texts: list[str], lang: str) -> list[str | None]:
+def keyword_parts(texts: list[str], lang: str, cache_dir=None) -> list[str | None]:
     """The keyword lexicon's part of each text (lexicon_part of its noun phrases): the text-only
-    baseline of RSM and of the local protocol."""
-    from glalign.text.phrases import extract
+    baseline of RSM and of the local protocol. With cache_dir, the noun-phrase parse is read from
+    (and added to) that dataset's phrase cache: the baseline is the same for every run scored."""
+    from glalign.text.phrases import cached_extract, extract
 
-    return [lexicon_part(phrases) for phrases in extract(texts, lang)]
+    parsed = cached_extract(texts, lang, "extended", cache_dir) if cache_dir else extract(texts, lang)
+    return [lexicon_part(phrases) for phrases in parsed]
 
 
 def _add_lexicon(units: dict[str, list[_Unit]], lang: str) -> None:

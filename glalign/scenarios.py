@@ -43,7 +43,7 @@ VARIANTS = {"full": 0.5, "global-only": 1.0, "local-only": 0.0}
 # Part masks a run trains and is tested on: SynthParser's estimates, as the paper's regions come from a
 # parsing network (ViTAA's), or the generator's pixel-exact ground truth (the oracle-masks ablation).
 MASKS = ("estimated", "oracle")
-LOCAL_SUPERVISION = ("lexicon", "rsm")  # GLAlign's keyword lexicon, ROGLE's mined region-phrase pairs
+LOCAL_SUPERVISION = ("lexicon", "rsm")  # GLAlign's keyword lexicon, ROGLE's mined region-sentence pairs
 RSM_SETTINGS = {"region_mode": "crop", "min_margin": 0.05, "per_region": 1}  # how the workspace mines pairs
 # The Vietnamese RSM judge (Workspace.rsm_judge): distilled on these domains' training captions
 RSM_JUDGE = {"domains": ("A", "B"), "distill": {}}
@@ -60,7 +60,8 @@ PROFILES = {
     # 2 CPU cores. The pretrained towers are the package's shipped folders (glalign/pretrained/,
     # glalign.pretrain.ship): read as a user reads a downloaded CLIP, never pretrained here.
     "synthpedes": {"A_ids": 330, "A_test_ids": 100, "A_val_ids": 30, "B_ids": 800, "B_test_ids": 500,
-                   "B_val_ids": 50, "train_profile": "synthpedes", "seed": 0, "pretrained": "shipped",
+                   "B_val_ids": 50, "train_profile": {"en": "synthpedes", "vi": "synthpedes-vi"}, "seed": 0,
+                   "pretrained": "shipped",
                    "finetune_profile": {"en": "synthpedes-finetune", "vi": "synthpedes-finetune-vi"},
                    "studies": ("oracle",)},  # α trained and seeds: synthpedes-full
     "tiny": {"A_ids": 40, "B_ids": 30, "train_profile": "tiny", "seed": 0, "corpus_ids": 40,
@@ -94,6 +95,8 @@ class Workspace:
         self.progress = progress
         self._parsed: dict[str, str] = {}  # domain -> mask folder parsed in this session
         self._shipped: dict | None = None  # the shipped stand-ins, checked against their manifest once
+        self._local_embedder = None  # ((run, fingerprint), glalign.rsm.Embedder) of the last evaluate_local
+        self._eval_run = None  # ((run, fingerprint), (model, tokenizer, config, gallery cache)) of the last evaluate
 
     @property
     def studies(self) -> tuple[str, ...]:
@@ -234,27 +237,30 @@ class Workspace:
         return Embedder(source, tower=tower)
 
     def rsm_pairs(self, name: str, lang: str) -> Path:
-        """Region-phrase pairs mined from the short captions of domain `name`'s train split (what
-        --local-supervision rsm trains on), mined now unless the file beside the dataset was
-        mined with the same model (by fingerprint) and settings."""
+        """Region-sentence pairs mined from the long captions of domain `name`'s train split (what
+        --local-supervision rsm trains on: glalign.train.mined_phrases), mined now unless the file
+        beside the dataset was mined with the same model (by fingerprint) and settings. Mined with
+        no keyword list (baseline=False: not even the lexicon baseline is computed); the file
+        keeps RSM's precision and recall against the generator's sentence parts."""
         from glalign.rsm import Embedder, mine, model_fingerprint
+        from glalign.train import RSM_CAPTIONS
 
         root = self.longform(name)
         source, tower = self.rsm_model(lang)
-        path = root / f"rsm_pairs.{lang}.short.json"
+        path = root / f"rsm_pairs.{lang}.{RSM_CAPTIONS}.json"
         # the model by what it holds, not where it is (a moved workspace mines nothing again); it
         # is loaded only to mine
         masks = self.masks(name)  # regions as a parser finds them
         want = {"fingerprint": model_fingerprint(source), "tower": tower, "split": "train", "masks": masks,
-                **RSM_SETTINGS}
+                "captions": RSM_CAPTIONS, **RSM_SETTINGS}
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
             if {k: saved.get(k) for k in want} == want:
                 return path
         except (OSError, ValueError):  # none yet, or damaged: mine again
             pass
-        mine(root, Embedder(source, tower=tower), lang, "short", split="train", progress=self.progress, masks=masks,
-             **RSM_SETTINGS)  # what training reads
+        mine(root, Embedder(source, tower=tower), lang, RSM_CAPTIONS, split="train", progress=self.progress,
+             masks=masks, baseline=False, **RSM_SETTINGS)  # what training reads
         return path
 
     # ---------------------------------------------------------- runs
@@ -299,7 +305,7 @@ class Workspace:
         key = json.dumps({"profile": cfg.profile, **settings}, sort_keys=True)
         key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
         if local_supervision == "rsm":  # other mined pairs mean a new run
-            key += "".join(hashlib.sha1(self.rsm_pairs(d, lang).read_bytes()).hexdigest() for d in domains)
+            key += "".join(mined_pairs_digest(self.rsm_pairs(d, lang)) for d in domains)
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
         tags = "".join(f"-{t}" for t in (init, local_supervision if local_supervision != "lexicon" else "",
                                           "oracle" if masks == "oracle" else "",
@@ -411,13 +417,20 @@ class Workspace:
         trained on are those it is tested on."""
         from glalign.evaluate import evaluate_run
 
+        from glalign.model.factory import load_run
+        from glalign.rsm import model_fingerprint
+
         sc = SCENARIOS[scenario]
         alpha = VARIANTS[variant] if alpha is None else alpha
         run = self.run(sc.train, sc.lang, alpha, local_supervision, init, seed, masks)
         data = self.longform(sc.test) if queries == "long" else self.domain(sc.test)
+        key = (str(run), model_fingerprint(run))  # the last run evaluated stays loaded, with its last gallery
+        if self._eval_run is None or self._eval_run[0] != key:
+            self._eval_run = (key, (*load_run(run), {}))
         return evaluate_run(run, data, split=sc.test_split, lang=sc.lang,
                             alpha=alpha if eval_alpha is None else eval_alpha, ids=self.test_ids(sc),
-                            progress=self.progress, queries=queries, masks=self.masks(sc.test, masks))
+                            progress=self.progress, queries=queries, masks=self.masks(sc.test, masks),
+                            loaded=self._eval_run[1])
 
     def zero_shot(self, scenario: str, eval_alpha: float = 1.0):
         """EvalResult of the pretrained towers with no fine-tuning (the first row of a TBPS table);
@@ -437,11 +450,17 @@ class Workspace:
         Regions are pooled from SynthParser's masks, as the runs are trained; a part with an
         empty mask is absent (counted in "absent")."""
         from glalign.local_protocol import evaluate_local
+        from glalign.rsm import Embedder, model_fingerprint
 
         sc = SCENARIOS[scenario]
         run = self.run(sc.train, sc.lang, VARIANTS[variant], local_supervision, init)
-        return evaluate_local(self.longform(sc.test), run, sc.lang, split=sc.test_split, region_mode="pool",
-                              queries=queries, ids=self.test_ids(sc), masks=self.masks(sc.test))
+        # the run's embedder is kept for the next call (short then long queries of one run): it
+        # loads once and embeds the test regions once (Embedder caches them)
+        key = (str(run), model_fingerprint(run))
+        if self._local_embedder is None or self._local_embedder[0] != key:
+            self._local_embedder = (key, Embedder(run))
+        return evaluate_local(self.longform(sc.test), self._local_embedder[1], sc.lang, split=sc.test_split,
+                              region_mode="pool", queries=queries, ids=self.test_ids(sc), masks=self.masks(sc.test))
 
 
 ALPHAS_TRAINED = (0.0, 0.25, 0.5, 0.75, 1.0)  # notebook 06: a run trained at each weight (SE1)
@@ -463,6 +482,15 @@ def pipeline_runs(studies=STUDIES) -> list[dict]:
     if "oracle" in studies:
         runs.append(dict(domains=("A",), lang="en", alpha=VARIANTS["full"], masks="oracle"))
     return runs
+
+
+def mined_pairs_digest(path: Path) -> str:
+    """sha1 of a mined-pairs file's content (its pairs and settings) without the path of the
+    model that mined them: the model is named by its fingerprint, so the same pairs mined from a
+    workspace or package elsewhere key the same run."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved.pop("model", None)
+    return hashlib.sha1(json.dumps(saved, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def default_workers() -> int:

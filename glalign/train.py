@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from glalign.checkpoint import (completed_epochs, is_run_folder, latest_checkpoint, load_checkpoint,
-                                restore_top_files, save_checkpoint)
+from glalign.checkpoint import (TOP_FILES, completed_epochs, is_run_folder, latest_checkpoint, load_checkpoint,
+                                load_steps, restore_top_files, save_checkpoint)
 from glalign.config import TrainConfig
 from glalign.errors import GlalignError
 from glalign.selection import best_epoch
@@ -23,34 +23,49 @@ from glalign.selection import best_epoch
 __all__ = ["TrainConfig", "train", "completed_epochs", "load_training_records"]
 
 
-def mined_phrases(root, records, lang: str) -> tuple[dict, dict]:
-    """Part phrases and their weights from ROGLE's mined pairs (rsm_pairs.<lang>.short.json),
-    keyed by image and caption index (glalign.data.torchdata.pair_key), not by caption text: two
-    images with the same caption keep their own pairs. {key: {part: text}}, {key: {part: mean
-    reliability}}."""
-    from glalign.data.torchdata import pair_key
+RSM_CAPTIONS = "long"  # ROGLE trains on the region-sentence pairs mined from the long captions
 
+
+def mined_phrases(root, records, lang: str) -> tuple[dict, dict]:
+    """ROGLE's supervision: the region-sentence pairs RSM mined from the long captions
+    (rsm_pairs.<lang>.long.json), each weighed by its reliability (the mining margin). No keyword
+    list is read: the part of a sentence is the region RSM assigned it to.
+
+    A training pair is an image with one of its short captions (the global branch's text, as in
+    the lexicon arm); its local phrases are the sentences mined from the image's long caption of
+    the same index (SynthPEDES writes two of each; a short caption with no long caption of its
+    index gets no local pair, a long caption beyond the short ones is not read), keyed by image
+    and caption index (glalign.data.torchdata.pair_key), never by caption text:
+    two images with the same caption keep their own pairs. Sentences of one caption assigned to
+    the same region (per_region > 1) are joined with a space and weigh their mean reliability.
+    Returns {key: {part: text}}, {key: {part: weight}}."""
     import json
 
-    path = Path(root) / f"rsm_pairs.{lang}.short.json"
+    from glalign.data.torchdata import pair_key
+
+    path = Path(root) / f"rsm_pairs.{lang}.{RSM_CAPTIONS}.json"
     if not path.exists():
         raise GlalignError(f"{path} does not exist: --local-supervision rsm trains on mined pairs; mine them first "
-                           f"with `glalign rsm mine --data {root} --model CLIP_DIR --lang {lang} --captions short`")
+                           f"with `glalign rsm mine --data {root} --model CLIP_DIR --lang {lang} --captions long "
+                           "--split train`")
     try:
-        pairs = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        pairs = saved["pairs"]
     except (ValueError, KeyError, TypeError) as exc:
         raise GlalignError(f"{path} is damaged ({exc}); mine the pairs again") from None
-    by_image = {r.file_path: r for r in records}
-    texts: dict = {}
+    if saved.get("captions", RSM_CAPTIONS) != RSM_CAPTIONS:
+        raise GlalignError(f"{path} holds pairs of the {saved['captions']} captions; mine the long captions again")
+    by_long: dict = {}  # (file_path, long caption index) -> {part: [pairs]}
     for p in pairs:
-        r = by_image.get(p["file_path"])
-        if r is None or not 0 <= p["caption"] < len(r.captions):
-            continue
-        texts.setdefault(pair_key(r, p["caption"]), {}).setdefault(p["part"], []).append(p)
-    phrases = {c: {part: ", ".join(x["text"] for x in found) for part, found in parts.items()}
-               for c, parts in texts.items()}
-    weights = {c: {part: sum(x["reliability"] for x in found) / len(found) for part, found in parts.items()}
-               for c, parts in texts.items()}
+        by_long.setdefault((p["file_path"], int(p["caption"])), {}).setdefault(p["part"], []).append(p)
+    phrases, weights = {}, {}
+    for r in records:
+        for ci in range(len(r.captions)):
+            found = by_long.get((r.file_path, ci))
+            if found:
+                key = pair_key(r, ci)
+                phrases[key] = {part: " ".join(x["text"] for x in xs) for part, xs in found.items()}
+                weights[key] = {part: sum(x["reliability"] for x in xs) / len(xs) for part, xs in found.items()}
     return phrases, weights
 
 
@@ -106,7 +121,7 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path | None
     if run.exists() and not run.is_dir():
         raise GlalignError(f"--out {run} is a file; pass a folder for the run")
     if overwrite and run.exists():
-        for name in ("config.json", "model.safetensors", "train_config.json", "history.csv"):
+        for name in TOP_FILES:
             (run / name).unlink(missing_ok=True)
         for name in ("tokenizer", "checkpoints"):
             shutil.rmtree(run / name, ignore_errors=True)
@@ -251,9 +266,11 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
     opt, lr_lambda = make_optimizer(model, cfg, steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     history: list[dict] = []
+    steps: list[dict] | None = []  # one row per optimiser step (RUN/steps.csv)
     start = 0
     if ckpt is not None:
         state, history = load_checkpoint(ckpt, model, opt)
+        steps = load_steps(ckpt)
         if main:
             for name in restore_top_files(run, ckpt):
                 print(f"glalign: {run / name} differed from its checkpoint copy (damaged or edited): restored it from "
@@ -301,12 +318,18 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            lr = opt.param_groups[-1]["lr"]  # the towers' rate this step used
             opt.step()
             sched.step()
             n_batches += 1
             n_pairs += len(batch["labels"]) * ctx.world_size
+            values = {k: float(losses[k].detach()) for k in sums}
             for k in sums:
-                sums[k] += float(losses[k].detach())
+                sums[k] += values[k]
+            if steps is not None and main:
+                steps.append({"step": sched.last_epoch, "epoch": epoch + 1, "loss": values["loss"],
+                              "global_loss": values["global"], "local_loss": values["local"], "lr": lr,
+                              "logit_scale": float(model.scale().detach())})
             bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}",
                             pairs_s=f"{n_pairs / (time.perf_counter() - t0):.0f}")
         seconds = time.perf_counter() - t0
@@ -321,7 +344,7 @@ def _train(cfg: TrainConfig, ctx, resume: bool, progress: bool, stop_after_epoch
             history[-1]["val_seconds"] = time.perf_counter() - t_val
         if main:
             save_checkpoint(run, model, opt, sched.last_epoch, epoch, history, train_config, tokenizer,
-                            best=best_epoch(history))
+                            best=best_epoch(history), steps=steps)
         distributed.barrier()  # no rank runs ahead of a checkpoint (nor leaves before the last one)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break

@@ -168,6 +168,9 @@ def test_two_processes_equal_one_and_resume_in_one(synth_a, tmp_path):
           f"at most {diff:.2e} (relative {rel:.2e})")
     assert rel < 1e-3
     assert json.loads((two / "train_config.json").read_text())["world_size"] == 2
+    s1, s2 = pd.read_csv(one / "steps.csv"), pd.read_csv(two / "steps.csv")  # written once, by rank 0
+    assert s2.step.tolist() == s1.step.tolist() == list(range(1, int(h1.steps.iloc[-1]) + 1))
+    assert s2.loss.tolist() == pytest.approx(s1.loss.tolist(), rel=1e-5, abs=1e-6)
     # the 2-process run, resumed by 1 process, ends where the 1-process run resumed ends
     after_one_epoch = load_file(str(one / "model.safetensors"))
     for run in (one, two):

@@ -155,6 +155,7 @@ def test_truncated_model_is_named_by_evaluate(run_cli, synth_a, tiny_run, tmp_pa
     ("model.safetensors", _truncate), ("optimizer.safetensors", _truncate),
     ("trainer_state.json", lambda p: p.write_text("{\"epoch\": ")),
     ("history.csv", lambda p: p.write_text("")),
+    ("steps.csv", lambda p: p.write_text("step,epoch\n1,1\n")),
 ])
 def test_damaged_checkpoint_is_named_on_resume(synth_a, half_run, tmp_path, name, damage):
     run = _copy(half_run, tmp_path)
@@ -180,7 +181,7 @@ def test_model_paths_are_named(run_cli, synth_a, tmp_path):
 def test_run_files_are_readable_like_any_file(tiny_run):
     mask = os.umask(0)
     os.umask(mask)
-    for name in ("config.json", "model.safetensors", "history.csv", "train_config.json"):
+    for name in ("config.json", "model.safetensors", "history.csv", "steps.csv", "train_config.json"):
         mode = stat.S_IMODE((tiny_run / name).stat().st_mode)
         assert mode == 0o666 & ~mask, (name, oct(mode))
 

@@ -263,7 +263,8 @@ def test_mine_writes_pairs_and_scores_them(longform_domain, tmp_path, run_cli):
 
 
 def test_train_with_mined_supervision(longform_domain, tmp_path):
-    """--local-supervision rsm: the local loss runs over mined pairs, each weighed by its reliability."""
+    """--local-supervision rsm: the local loss runs over the long captions' mined region-sentence
+    pairs, each weighed by its reliability."""
     import pandas as pd
 
     from glalign.config import TrainConfig
@@ -273,42 +274,175 @@ def test_train_with_mined_supervision(longform_domain, tmp_path):
 
     cfg = TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out=str(tmp_path / "run"),
                                   epochs=1, batch_size=8, local_supervision="rsm", device="cpu")
-    (longform_domain / "rsm_pairs.en.short.json").unlink(missing_ok=True)
+    (longform_domain / "rsm_pairs.en.long.json").unlink(missing_ok=True)
     with pytest.raises(GlalignError, match="mine them first"):
         load_training_records(cfg)
-    texts = [c for e in json.loads((longform_domain / "reid_raw_en.json").read_text()) for c in e["captions"]]
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for c in e["long_captions"]["en"]]
     model = _tiny_clip(tmp_path / "clip", texts)
     mine(longform_domain, model, "en", "short", min_margin=0.0, region_mode="pool", progress=False)
+    with pytest.raises(GlalignError, match="mine them first"):  # short-caption pairs are not what it trains on
+        load_training_records(cfg)
+    mine(longform_domain, model, "en", "long", min_margin=0.0, region_mode="pool", progress=False, split="train")
     records, phrases, weights = load_training_records(cfg)
-    pairs = json.loads((longform_domain / "rsm_pairs.en.short.json").read_text())["pairs"]
+    pairs = json.loads((longform_domain / "rsm_pairs.en.long.json").read_text())["pairs"]
     assert weights and all(w >= 0.0 for d in weights.values() for w in d.values())
     from glalign.data.torchdata import pair_key
 
-    train_images = {r.file_path: r for r in records}  # pairs are mined on every split; training reads train's
-    some = next(p for p in pairs if p["file_path"] in train_images)
-    rec = train_images[some["file_path"]]
-    assert some["text"] in phrases[pair_key(rec, some["caption"])][some["part"]]
+    train_images = {r.file_path: r for r in records}
+    assert pairs and {p["file_path"] for p in pairs} <= set(train_images)  # mined on the train split
+    for p in pairs:  # every mined pair reaches its image's caption of the same index, whole
+        assert phrases[pair_key(train_images[p["file_path"]], p["caption"])][p["part"]] == p["text"]
     run = train(cfg, progress=False)
     assert pd.read_csv(run / "history.csv").local_loss.notna().all()
 
 
-def test_mined_pairs_are_keyed_by_image_and_caption_not_text(tmp_path):
-    """Two images with one caption text keep their own mined pairs (keyed by caption text they merged)."""
-    from glalign.data.records import Record
-    from glalign.data.torchdata import pair_key
-    from glalign.train import mined_phrases
+def test_mined_pairs_reach_the_training_batches_with_their_weights(longform_domain, tmp_path):
+    """The collated batch of an RSM run holds the mined sentence of each region slot, tokenised,
+    and its reliability as the slot's weight; slots with no mined pair are absent, weight 0."""
+    from glalign import PARTS
+    from glalign.config import TrainConfig
+    from glalign.data.torchdata import ImageStore, PairDataset, make_collate
+    from glalign.rsm import mine
+    from glalign.text.tokenizers import train_tokenizer
+    from glalign.train import load_training_records
 
-    same = "a man in a red jacket and black shoes"
-    recs = [Record(tmp_path / "imgs" / f"p/{k}.png", f"p/{k}.png", k, [same, "other"], "train") for k in range(2)]
-    pairs = [{"file_path": "p/0.png", "caption": 0, "text": "red jacket", "part": "UPPERBODY", "reliability": 0.4},
-             {"file_path": "p/1.png", "caption": 0, "text": "black shoes", "part": "SHOES", "reliability": 0.2},
-             {"file_path": "p/1.png", "caption": 0, "text": "a man", "part": "UPPERBODY", "reliability": 0.1}]
-    (tmp_path / "rsm_pairs.en.short.json").write_text(json.dumps({"pairs": pairs}))
-    phrases, weights = mined_phrases(tmp_path, recs, "en")
-    assert phrases[pair_key(recs[0], 0)] == {"UPPERBODY": "red jacket"}
-    assert phrases[pair_key(recs[1], 0)] == {"SHOES": "black shoes", "UPPERBODY": "a man"}
-    assert weights[pair_key(recs[0], 0)] == {"UPPERBODY": 0.4} and same not in phrases
-    assert pair_key(recs[0], 1) not in phrases  # caption 1 of image 0 mined nothing
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for c in e["long_captions"]["en"]]
+    model = _tiny_clip(tmp_path / "clip", texts)
+    mine(longform_domain, model, "en", "long", min_margin=0.0, region_mode="pool", progress=False, split="train")
+    cfg = TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out=str(tmp_path / "run"),
+                                  local_supervision="rsm", device="cpu")
+    records, phrases, weights = load_training_records(cfg)
+    labels = {pid: i for i, pid in enumerate(sorted({r.pid for r in records}))}
+    dataset = PairDataset(records, ImageStore(32, (4, 4)), phrases, labels, "pool", flip=False,
+                          phrase_weights=weights)
+    tok = train_tokenizer(texts, "clip", vocab_size=400)
+    items = [dataset[i] for i in range(len(dataset))]
+    batch = make_collate(tok, 64)(items)
+    pairs = json.loads((longform_domain / "rsm_pairs.en.long.json").read_text())["pairs"]
+    by_slot = {(p["file_path"], p["caption"], p["part"]): p for p in pairs}
+    assert by_slot
+    seen = 0
+    for row, (ri, ci) in enumerate(dataset.items):
+        rec = records[ri]
+        for j, part in enumerate(PARTS):
+            p = by_slot.get((rec.file_path, ci, part))
+            assert bool(batch["phrase_present"][row, j]) == (p is not None)
+            assert float(batch["phrase_weight"][row, j]) == pytest.approx(p["reliability"] if p else 0.0)
+            if p is not None:
+                slot = [k for k, (r, q) in enumerate(batch["phrase_slots"].tolist()) if (r, q) == (row, j)]
+                ids = batch["phrase_ids"][slot[0]][batch["phrase_mask"][slot[0]].bool()]
+                assert ids.tolist() == tok(p["text"], truncation=True, max_length=64)["input_ids"]
+                seen += 1
+    assert seen == len(pairs)  # every mined pair of the train split, once
+
+
+def test_rsm_training_data_uses_no_keyword_list(longform_domain, tmp_path, monkeypatch):
+    """The RSM arm's training records are built with the lexicon and the noun-phrase extractor
+    made to fail: no phrase or part assignment comes from a keyword list. Its phrases are
+    exactly the mined sentences, each at the part RSM assigned, and the lexicon arm, with the
+    same patch, fails (the patch bites)."""
+    from glalign.config import TrainConfig
+    from glalign.rsm import mine
+    from glalign.text import lexicon, phrases as phrases_module
+    from glalign.train import load_training_records
+
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for c in e["long_captions"]["en"]]
+    mine(longform_domain, _tiny_clip(tmp_path / "clip", texts), "en", "long", min_margin=0.0, region_mode="pool",
+         progress=False, split="train", baseline=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the keyword lexicon was read")
+
+    for module, name in ((lexicon, "part_of"), (lexicon, "raw_lexicon"), (phrases_module, "extract"),
+                         (phrases_module, "cached_extract"), (phrases_module, "part_phrases")):
+        monkeypatch.setattr(module, name, refuse)
+    lexicon_cfg = TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out="", device="cpu")
+    with pytest.raises(AssertionError, match="lexicon was read"):
+        load_training_records(lexicon_cfg)
+    rsm_cfg = TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out="", device="cpu",
+                                      local_supervision="rsm")
+    records, phrases, weights = load_training_records(rsm_cfg)
+    pairs = json.loads((longform_domain / "rsm_pairs.en.long.json").read_text())["pairs"]
+    mined = {(p["file_path"], p["caption"], p["part"], p["text"]) for p in pairs}
+    path_of = {str(r.image): r.file_path for r in records}  # pair_key names the image file
+    got = {(path_of[image], caption, part, text) for (image, caption), d in phrases.items() for part, text in d.items()}
+    assert mined and got == mined and set(weights) == set(phrases)
+
+
+def test_rsm_run_scores_queries_without_the_lexicon(longform_domain, tmp_path, monkeypatch):
+    """An RSM run routes query sentences to regions by its own similarity (best-region): with the
+    lexicon and the noun-phrase extractor made to fail, it evaluates short and long queries, and
+    its local score is, by hand, the mean over a query's sentences of the best present region."""
+    import torch
+
+    from glalign import PARTS
+    from glalign.config import TrainConfig
+    from glalign.evaluate import evaluate_run, query_units
+    from glalign.model.factory import load_run
+    from glalign.rsm import mine
+    from glalign.text import lexicon, phrases as phrases_module
+    from glalign.train import train
+
+    texts = [c["text"] for e in json.loads((longform_domain / "regions.json").read_text()) for c in e["long_captions"]["en"]]
+    mine(longform_domain, _tiny_clip(tmp_path / "clip", texts), "en", "long", min_margin=0.0, region_mode="pool",
+         progress=False, split="train")
+    cfg = TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out=str(tmp_path / "rsm"),
+                                  epochs=1, batch_size=8, local_supervision="rsm", device="cpu")
+    run = train(cfg, progress=False)
+    lex = train(TrainConfig.for_profile("tiny", data=[str(longform_domain)], lang="en", out=str(tmp_path / "lex"),
+                                        epochs=1, batch_size=8, device="cpu"), progress=False)
+    assert load_run(run)[2].phrase_routing == "best-region" and load_run(lex)[2].phrase_routing == "lexicon"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the keyword lexicon was read")
+
+    for module, name in ((lexicon, "part_of"), (lexicon, "raw_lexicon"), (phrases_module, "extract"),
+                         (phrases_module, "cached_extract"), (phrases_module, "part_phrases")):
+        monkeypatch.setattr(module, name, refuse)
+    with pytest.raises(AssertionError, match="lexicon was read"):  # the patch bites the lexicon arm
+        evaluate_run(lex, longform_domain, progress=False)
+    for queries in ("short", "long"):
+        res = evaluate_run(run, longform_domain, progress=False, queries=queries)
+        units, owner = query_units(res.per_query.caption.tolist(), "en")
+        assert (res.per_query.n_parts == 0).all() and res.per_query.n_units.tolist() == np.bincount(owner).tolist()
+        assert 0 <= res.metrics["R1"] <= 100
+    # the local score by hand for one long query and every gallery image
+    model, tok, config = load_run(run)
+    from glalign.data.records import load_dataset
+    from glalign.data.torchdata import collate_images, image_item
+    from glalign.model.factory import image_store_for
+
+    records = load_dataset(longform_domain, check_images=False).split("test")
+    store = image_store_for(model)
+    q = 1
+    sentences = [units[i] for i in np.flatnonzero(owner == q)]
+    with torch.no_grad():
+        tokens = tok(sentences, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+        u = model.encode_phrase_text(tokens["input_ids"], tokens["attention_mask"])
+        for j, r in enumerate(records):
+            b = collate_images([image_item(store, r, False, config.region_mode)])
+            _, reg = model.encode_image(b["pixels"], b.get("weights"), b.get("crops"), b["present"])
+            present = [p for p in range(len(PARTS)) if b["present"][0, p]]
+            want = np.mean([max(float(x @ reg[0, p]) for p in present) for x in u]) if present else 0.0
+            assert res.local_sim[q, j] == pytest.approx(want, abs=1e-4)
+    # the alternative compared on validation (NOTES): each unit routed once to its nearest part prototype,
+    # also with no keyword list; by hand for the same query: mean unit per routed part, scored per present part
+    from glalign.data.regions import with_long_captions
+    from glalign.evaluate import evaluate, part_prototypes
+
+    config.phrase_routing = "part-prototype"
+    long_records = with_long_captions(records, longform_domain, "en")
+    proto = evaluate(model, tok, config, long_records, "en", progress=False)
+    assert proto.global_sim == pytest.approx(res.global_sim) and not np.allclose(proto.local_sim, res.local_sim)
+    from glalign.evaluate import encode_gallery
+
+    gallery = encode_gallery(model, long_records, store, config.region_mode, progress=False)
+    protos, has = part_prototypes(gallery)
+    routed = (u @ protos.t()).masked_fill(~has[None], -torch.inf).argmax(1)
+    for j in range(len(long_records)):
+        scores = [float(torch.nn.functional.normalize(u[routed == p].sum(0), dim=0) @ gallery.regions[j, p])
+                  * float(gallery.present[j, p]) for p in routed.unique().tolist()]
+        assert proto.local_sim[q, j] == pytest.approx(np.mean(scores), abs=1e-4)
 
 
 def test_weighted_local_loss_ignores_zero_weight_pairs():
@@ -476,7 +610,8 @@ def test_workspace_longform_and_mined_pairs_are_cached(micro_workspace):
     assert len(load_regions(root)) == len(json.loads((root / "reid_raw.json").read_text()))
     pairs = ws.rsm_pairs("A", "en")
     saved = json.loads(pairs.read_text())
-    assert saved["captions"] == "short" and saved["tower"] == "local" and saved["min_margin"] == RSM_SETTINGS["min_margin"]
+    assert saved["captions"] == "long" and saved["tower"] == "local" and saved["min_margin"] == RSM_SETTINGS["min_margin"]
+    assert saved["unit"] == "sentence" and "lexicon" not in saved  # mined with no keyword list, not even as a baseline
     train = {r.file_path for r in load_regions(root) if r.split == "train"}
     assert saved["split"] == "train" and {p["file_path"] for p in saved["pairs"]} <= train  # what training reads
     stamp = pairs.stat().st_mtime_ns
@@ -494,7 +629,7 @@ def test_workspace_rsm_run_is_its_own_cached_run(micro_workspace):
     assert json.loads((rsm / "train_config.json").read_text())["data"]["local_supervision"] == "rsm"
     assert json.loads((lexicon / "train_config.json").read_text())["data"]["local_supervision"] == "lexicon"
     assert ws.run(("A",), "en", 0.5, "rsm", init="scratch") == rsm  # cached
-    pairs = ws.longform("A") / "rsm_pairs.en.short.json"
+    pairs = ws.longform("A") / "rsm_pairs.en.long.json"
     saved = json.loads(pairs.read_text())
     assert len(saved["pairs"]) > 1
     pairs.write_text(json.dumps({**saved, "pairs": saved["pairs"][1:]}))  # other pairs, same model and settings

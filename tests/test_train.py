@@ -2,6 +2,7 @@
 and a tiny run learns (Rank-1 far above chance)."""
 import json
 
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -45,8 +46,24 @@ def test_same_seed_same_weights_and_resume_matches(synth_a, tmp_path):
     train(cfg, resume=True, progress=False)
     assert completed_epochs(half) == 2
     assert _same_weights(full, half)
+    # the per-step log of the resumed run is the uninterrupted run's, row for row
+    pd.testing.assert_frame_equal(pd.read_csv(full / "steps.csv"), pd.read_csv(half / "steps.csv"))
     with pytest.raises(GlalignError, match="already holds a finished run"):
         train(cfg, progress=False)
+
+
+def test_steps_log_has_one_row_per_optimiser_step(tiny_run):
+    steps, hist = pd.read_csv(tiny_run / "steps.csv"), pd.read_csv(tiny_run / "history.csv")
+    assert list(steps.columns) == ["step", "epoch", "loss", "global_loss", "local_loss", "lr", "logit_scale"]
+    assert steps.step.tolist() == list(range(1, int(hist.steps.iloc[-1]) + 1))
+    assert steps.groupby("epoch").size().tolist() == hist.steps.diff().fillna(hist.steps).astype(int).tolist()
+    # each epoch's row of history.csv is the mean of its steps
+    means = steps.groupby("epoch")[["loss", "global_loss", "local_loss"]].mean()
+    for col in ("loss", "global_loss", "local_loss"):
+        assert means[col].to_numpy() == pytest.approx(hist[col].to_numpy(), rel=1e-9)
+    assert steps.loss.to_numpy() == pytest.approx(0.5 * steps.global_loss + 0.5 * steps.local_loss, rel=1e-5)
+    assert steps.lr.iloc[-1] < steps.lr.max()  # the cosine decay, read from the rate each step used
+    assert steps.logit_scale.iloc[-1] == pytest.approx(hist.logit_scale.iloc[-1], rel=1e-9)
 
 
 def test_load_run_roundtrip(tiny_run):

@@ -11,7 +11,7 @@ def cmd_rsm_mine(args) -> int:
 
     summary = mine(args.data, args.model, lang=args.lang, captions=args.captions, min_margin=args.min_margin,
                    per_region=args.per_region, region_mode=args.region_mode, device=args.device,
-                   progress=not args.quiet)
+                   split=args.split, progress=not args.quiet)
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 
@@ -58,6 +58,9 @@ def add_rsm(sub) -> None:
     rm.add_argument("--min-margin", type=finite_float, default=0.05,
                     help="drop pairs whose cosine margin over the next-best region is below this")
     rm.add_argument("--per-region", type=positive_int, default=1, help="units a region may take (1: one-to-one)")
+    rm.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
+                    help="mine this split's images only (--local-supervision rsm trains on the train split's "
+                         "long-caption pairs)")
     rm.add_argument("--region-mode", choices=("crop", "pool"), default="crop")
     rm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     rm.add_argument("--quiet", action="store_true")

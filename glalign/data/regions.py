@@ -127,14 +127,30 @@ def _caption(c, where: str, regions: dict) -> LongCaption:
     return LongCaption(text, sentences)
 
 
+_LOADED: dict = {}  # (path, mtime, size, check_images) -> records, the last few files read
+
+
 def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
-    """Read and validate ROOT/regions.json (layout in the module docstring)."""
+    """Read and validate ROOT/regions.json (layout in the module docstring). A file read before
+    in this process, unchanged since (same modification time and size), is not parsed again
+    (validating every sentence's words takes seconds, and one notebook reads the file a dozen
+    times); the records are shared, so callers read them and never edit them."""
     root = Path(root)
     path = root / REGIONS_FILE
     if not path.exists():
         raise GlalignError(f"{path} does not exist; convert the region annotations to this layout "
                            "(see glalign.data.regions) or, for a SynthPEDES domain, run "
                            "glalign.data.synth_longform.add_longform")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, check_images)
+    if key not in _LOADED:
+        if len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = _read_regions(root, path, check_images)
+    return list(_LOADED[key])
+
+
+def _read_regions(root: Path, path: Path, check_images: bool) -> list[RegionRecord]:
     data = load_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of entries, found {type(data).__name__}")

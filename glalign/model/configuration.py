@@ -24,6 +24,13 @@ TEXT_KINDS = ("clip", "gpt2", "phobert")
 REGION_MODES = ("pool", "crop")
 LANGS = ("en", "vi")
 LEXICON_MODES = ("paper", "extended")
+# How a query's text reaches the regions at test time (glalign.evaluate): "lexicon", GLAlign's noun
+# phrases joined per part by the keyword lexicon, each scored against its part's region; "best-region",
+# ROGLE's arm (trained on mined region-sentence pairs), no keyword list: each of the query's sentences
+# scored against every present region of the image, its best region taken; "part-prototype", the
+# alternative it was chosen over on validation (results/paper/NOTES.md): each sentence routed once
+# to the part whose mean gallery region it is closest to.
+PHRASE_ROUTINGS = ("lexicon", "best-region", "part-prototype")
 
 
 def _float32(values) -> list[float]:
@@ -55,6 +62,7 @@ class GLAlignConfig(PreTrainedConfig):
     lang: str = "en"
     lexicon_mode: str = "extended"
     alpha: float = 0.5
+    phrase_routing: str = "lexicon"  # PHRASE_ROUTINGS; "best-region" for runs trained on mined pairs
     text_pooling: str = ""  # "" = the text kind's own (encoders.POOLING); first | last | mean
     # pixel normalisation: the image encoder's own processor settings (CLIP's when it has none)
     image_mean: list[float] = field(default_factory=lambda: _float32(CLIP_MEAN))
@@ -64,7 +72,8 @@ class GLAlignConfig(PreTrainedConfig):
         super().validate_architecture()
         for name, value, allowed in (("text_kind", self.text_kind, TEXT_KINDS),
                                      ("region_mode", self.region_mode, REGION_MODES),
-                                     ("lang", self.lang, LANGS), ("lexicon_mode", self.lexicon_mode, LEXICON_MODES)):
+                                     ("lang", self.lang, LANGS), ("lexicon_mode", self.lexicon_mode, LEXICON_MODES),
+                                     ("phrase_routing", self.phrase_routing, PHRASE_ROUTINGS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         if self.text_pooling not in ("", "first", "last", "mean"):

@@ -54,6 +54,7 @@ def build_model(cfg, tokenizer=None) -> GLAlignModel:
     config = GLAlignConfig(vision_config=vision.config, text_config=text.config, text_kind=m.text_kind,
                            embed_dim=m.embed_dim, region_mode=m.region_mode, max_length=m.max_length,
                            lang=cfg.data.lang, lexicon_mode=cfg.data.lexicon_mode, alpha=cfg.optim.alpha,
+                           phrase_routing="best-region" if cfg.data.local_supervision == "rsm" else "lexicon",
                            text_pooling="" if m.text_pooling == "default" else m.text_pooling,
                            **image_processor_settings(m.image_encoder))
     model = GLAlignModel(config, vision=vision, text=text)

@@ -63,7 +63,9 @@ def write_summary(results: Path, profile: str, timings: dict) -> Path:
         parts += ["## McNemar tests", "", _md(mc, ".4g"), ""]
     for name, title in (("rsm_quality", "ROGLE: mined region-phrase pairs vs the lexicon (precision / recall, %)"),
                         ("protocols", "ROGLE: lexicon vs RSM supervision, global and local protocols"),
-                        ("rogle_mcnemar", "ROGLE: McNemar, lexicon vs RSM (SE1, global, short queries)")):
+                        ("rsm_training_pairs", "ROGLE: the RSM arm's training pairs (long captions, A train)"),
+                        ("rogle_mcnemar", "ROGLE: McNemar, lexicon vs RSM (SE1 and SV1, global, short and long "
+                                          "queries)")):
         if (tables / f"{name}.csv").exists():
             frame = pd.read_csv(tables / f"{name}.csv")
             note = []

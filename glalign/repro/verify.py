@@ -83,10 +83,15 @@ SPECS: dict[str, TableSpec] = {
                            info=("chance", "text_only"), n_column="n"),
     "mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"), info=_MCNEMAR_INFO, n_column="n",
                          scenario_column=None),
-    "rogle_mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"), info=_MCNEMAR_INFO, n_column="n",
-                               scenario_column=None),
+    "rogle_mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"),
+                               info=(*_MCNEMAR_INFO, "R1_a_ci_low", "R1_a_ci_high", "R1_b_ci_low", "R1_b_ci_high"),
+                               n_column="n", scenario_column=None),
     "parser_iou": TableSpec(("domain", "part"), absolute={"iou": IOU_TOL}),
     "rsm_quality": TableSpec(("method", "lang", "captions"), absolute={"precision": RSM_TOL, "recall": RSM_TOL}),
+    # the RSM arm's training pairs (long captions of A's train split): counts of the data are exact
+    "rsm_training_pairs": TableSpec(("lang",), absolute={"precision": RSM_TOL, "recall": RSM_TOL},
+                                    info=("pairs", "with_local_supervision", "regions_per_pair", "mean_weight",
+                                          "median_weight"), n_column=None, scenario_column=None),
     "rsm_margins": TableSpec(("lang", "captions", "min_margin"), absolute={"precision": RSM_TOL, "recall": RSM_TOL},
                              info=("mined",), scenario_column=None),
     # the training schedule is exact; what validation chose, and timings, are reported
@@ -97,6 +102,8 @@ SPECS: dict[str, TableSpec] = {
     "datasets": TableSpec(("dataset",)),                            # deterministic: exact
     "pretraining_history": TableSpec(("model", "epoch"), info=("*",)),
     "training_history": TableSpec(("scenario", "epoch"), info=("*",)),
+    "training_steps": TableSpec(("run", "step"), info=("*",)),       # notebook 03's per-step curves: reported
+    "failure_terms": TableSpec(("outcome", "term"), info=("queries",), scenario_column=None),  # notebook 07's tally
     "runtime": TableSpec(("notebook",), info=("*",)),
 }
 PER_QUERY_PREFIX = "per_query_"

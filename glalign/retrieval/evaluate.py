@@ -1,8 +1,17 @@
 """Evaluation: encode the gallery (unique images) once and every caption query, fuse global and
 local similarities, rank, and keep per-query results so any two systems compare query by query.
 
-fused = alpha * cos_global + (1 - alpha) * mean over the query's parts of cos(phrase_p, region_p),
-where a part the gallery image lacks contributes 0 (it cannot vouch for the phrase)."""
+fused = alpha * cos_global + (1 - alpha) * local, where local depends on the run's phrase_routing:
+- "lexicon" (GLAlign): the mean over the query's parts of cos(phrase_p, region_p), the part phrases
+  joined by the keyword lexicon; a part the gallery image lacks contributes 0 (it cannot vouch for
+  the phrase);
+- "best-region" (ROGLE's arm, runs trained on mined region-sentence pairs): the mean over the
+  query's sentences of the best cos(sentence, region) among the image's present regions (0 for an
+  image with none). No keyword list: the model's own similarity decides, per image, which region a
+  sentence is about, as RSM's assignment decides it when mining (best_region_similarity says why);
+- "part-prototype", the alternative best-region was chosen over on validation: each sentence goes
+  once to the part whose prototype (the gallery's mean region of that part) it is closest to, and
+  is then scored as a lexicon phrase of that part is (prototype_routed)."""
 from __future__ import annotations
 
 import sys
@@ -113,6 +122,87 @@ def encode_queries(model, tokenizer, captions: list[str], phrase_dicts: list[dic
     return QueryEmbeddings(torch.cat(outs_g), torch.cat(outs_p), torch.cat(outs_pr))
 
 
+@dataclass
+class UnitEmbeddings:
+    units: torch.Tensor           # (U, d) local-branch embeddings of the queries' sentences
+    owner: torch.Tensor           # (U,) the query each unit belongs to (absolute index)
+
+
+def query_units(captions: list[str], lang: str) -> tuple[list[str], np.ndarray]:
+    """The units best-region routing scores: each caption's sentences (glalign.rsm.split_many:
+    spaCy's rule-based sentencizer, underthesea's sent_tokenize; no keyword list), a caption
+    with none kept whole; and the caption index of each."""
+    from glalign.rsm import split_many
+
+    units, owner = [], []
+    for i, (caption, sentences) in enumerate(zip(captions, split_many(captions, lang))):
+        for s in sentences or [caption]:
+            units.append(s)
+            owner.append(i)
+    return units, np.asarray(owner, dtype=np.int64)
+
+
+@torch.no_grad()
+def encode_units(model, tokenizer, captions: list[str], max_length: int, kind: str, lang: str, offset: int = 0,
+                 batch_size: int = 256) -> UnitEmbeddings:
+    """Local-branch (phrase head) embeddings of the captions' sentences, the units a
+    best-region run was trained on; owner indices start at `offset` (a shard's first query)."""
+    from glalign.model.factory import text_view_for
+    from glalign.text.longtext import encode_whole
+
+    device = model.logit_scale.device
+    units, owner = query_units(captions, lang)
+    emb = encode_whole(units, tokenizer, max_length,
+                       lambda ids, mask: model.encode_phrase_text(ids.to(device), mask.to(device)), lang,
+                       text_view_for(kind, lang, units), batch=batch_size, where="query unit")
+    return UnitEmbeddings(emb.float().cpu(), torch.as_tensor(owner + offset))
+
+
+def best_region_similarity(u: UnitEmbeddings, g: GalleryEmbeddings, queries: slice, n_queries: int,
+                           block: int = 20_000_000) -> torch.Tensor:
+    """(Q, G) for the queries in `queries` (a slice of n_queries): per query and image, the mean over
+    the query's units of max over the image's present regions of cos(unit, region); 0 where the
+    image has no present region. The test-time counterpart of RSM: a unit goes to the region the
+    model finds most like it, decided per image (a sentence about shoes finds the shoes of every
+    image), with no keyword list. The max is the assignment relaxed: mining assigns one-to-one,
+    which would be one assignment per query and image; here each unit picks its region alone."""
+    start, stop, _ = queries.indices(n_queries)
+    sel = torch.nonzero((u.owner >= start) & (u.owner < stop)).flatten()
+    regions, present = g.regions, g.present
+    total = torch.zeros(stop - start, len(regions))
+    step = max(1, block // max(1, regions.shape[0] * regions.shape[1]))
+    for i in range(0, len(sel), step):
+        rows = sel[i:i + step]
+        sim = torch.einsum("ud,gpd->ugp", u.units[rows], regions).masked_fill(~present[None], -torch.inf)
+        best = sim.amax(-1)
+        best = torch.where(torch.isfinite(best), best, torch.zeros(()))  # no present region: 0
+        total.index_add_(0, u.owner[rows] - start, best)
+    counts = torch.bincount(u.owner[sel] - start, minlength=stop - start).clamp(min=1)
+    return total / counts[:, None].float()
+
+
+def part_prototypes(g: GalleryEmbeddings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(5, d) the normalised mean of the gallery's present regions of each part, and (5,) whether
+    the part has any: what a part looks like to the model, from the images alone (no label)."""
+    w = g.present.float()
+    total = torch.einsum("gp,gpd->pd", w, g.regions)
+    return torch.nn.functional.normalize(total, dim=-1), w.sum(0) > 0
+
+
+def prototype_routed(u: UnitEmbeddings, g: GalleryEmbeddings, n_queries: int) -> QueryEmbeddings:
+    """Part phrases of the queries from their units, routed by the model: each unit goes to the
+    part whose prototype (part_prototypes) it is most similar to, and a query's phrase for a part
+    is the normalised mean of its units routed there. Global embeddings are left empty (zeros)."""
+    protos, has = part_prototypes(g)
+    sim = (u.units @ protos.t()).masked_fill(~has[None], -torch.inf)
+    part = sim.argmax(1)
+    d = u.units.shape[1]
+    phrases = torch.zeros(n_queries, len(PARTS), d).index_put_((u.owner, part), u.units, accumulate=True)
+    present = torch.zeros(n_queries, len(PARTS), dtype=torch.bool)
+    present[u.owner, part] = True
+    return QueryEmbeddings(torch.zeros(n_queries, d), torch.nn.functional.normalize(phrases, dim=-1), present)
+
+
 def sharded(n: int, encode):
     """encode(slice) over n items, split over the processes torchrun started: each encodes its
     contiguous share and the shares are gathered back in order on every process, so what follows
@@ -134,8 +224,11 @@ def sharded(n: int, encode):
 
 
 def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = None, lexicon_mode: str | None = None,
-             cache_dir=None, progress: bool = True, fusion: str = "raw") -> EvalResult:
-    """Rank every caption of `records` against their unique images (scores fused by `combine`)."""
+             cache_dir=None, progress: bool = True, fusion: str = "raw", gallery_cache: dict | None = None) -> EvalResult:
+    """Rank every caption of `records` against their unique images (scores fused by `combine`).
+    gallery_cache: a dict kept by the caller for one model, where the gallery's embeddings are
+    kept by the images (and masks) they come from, so the same images queried again (short,
+    then long captions) are encoded once."""
     from glalign.retrieval.metrics import RankAccumulator
     from glalign.text.phrases import cached_extract, extract, part_phrases
     from glalign.model.factory import image_store_for
@@ -146,29 +239,53 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     alpha = cfg.alpha if alpha is None else alpha
     check_fusion(fusion)  # before any encoding
     store = image_store_for(model)
-    gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
-                                                              progress=progress))
+    gkey = (cfg.region_mode, tuple((str(r.image), str(r.mask)) for r in records))
+    if gallery_cache is not None and gkey in gallery_cache:
+        gallery = gallery_cache[gkey]
+    else:
+        gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
+                                                                  progress=progress))
+        if gallery_cache is not None:
+            gallery_cache.clear()  # the last gallery only
+            gallery_cache[gkey] = gallery
     captions = [c for r in records for c in r.captions]
     q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
     g_pids = np.array([r.pid for r in records], dtype=object)
-    mode = lexicon_mode or cfg.lexicon_mode
-    extracted = (cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode))
-    phrase_dicts = [part_phrases(p) for p in extracted]
+    routing = getattr(cfg, "phrase_routing", "lexicon")
+    if routing == "lexicon":
+        mode = lexicon_mode or cfg.lexicon_mode
+        extracted = (cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode))
+        phrase_dicts = [part_phrases(p) for p in extracted]
+    else:  # best-region: no keyword list; the units are the captions' sentences (encode_units)
+        phrase_dicts = [{} for _ in captions]
     view = text_view_for(cfg.text_kind, lang, captions)
     queries = sharded(len(captions), lambda sl: encode_queries(model, tokenizer, captions[sl], phrase_dicts[sl],
                                                                cfg.max_length, view, progress=progress,
                                                                lang=lang))
+    units = None if routing == "lexicon" else sharded(
+        len(captions), lambda sl: encode_units(model, tokenizer, captions[sl], cfg.max_length, cfg.text_kind, lang,
+                                               offset=sl.indices(len(captions))[0]))
+
+    routed = prototype_routed(units, gallery, len(captions)) if routing == "part-prototype" else None
+
+    def local_rows(sl, q: QueryEmbeddings) -> np.ndarray:
+        if units is None:
+            return local_similarity(q, gallery).numpy()
+        if routed is not None:
+            r = QueryEmbeddings(q.global_, routed.phrases[sl], routed.present[sl])
+            return local_similarity(r, gallery).numpy()
+        return best_region_similarity(units, gallery, sl, len(captions)).numpy()
+
     if len(captions) * len(records) <= FULL_MATRIX_LIMIT:  # keep both matrices, so alpha can be re-fused
         gsim = (queries.global_ @ gallery.global_.t()).numpy()
-        lsim = local_similarity(queries, gallery).numpy()
+        lsim = local_rows(slice(0, len(captions)), queries)
         rows = lambda sl: combine(alpha, gsim[sl], lsim[sl], fusion)  # noqa: E731
     else:  # a large gallery: one chunk of queries at a time, only the top-k kept
         gsim = lsim = None
 
         def rows(sl):
             q = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
-            return combine(alpha, (q.global_ @ gallery.global_.t()).numpy(), local_similarity(q, gallery).numpy(),
-                           fusion)
+            return combine(alpha, (q.global_ @ gallery.global_.t()).numpy(), local_rows(sl, q), fusion)
     acc = RankAccumulator(g_pids)
     firsts, tops, scores = [], [], []
     for start in range(0, len(captions), EVAL_CHUNK):
@@ -184,13 +301,16 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
         "image": [r.file_path for r in records for _ in r.captions],
         "caption_index": [i for r in records for i in range(len(r.captions))],
-        "n_parts": queries.present.sum(1).numpy(),
+        "n_parts": queries.present.sum(1).numpy(),  # lexicon routing's parts (best-region: 0; see n_units)
         "parts": [" ".join(PARTS[p] for p in range(len(PARTS)) if row[p]) for row in queries.present.tolist()],
         "rank": first, "correct_at_1": first == 1,
         "top10": [" ".join(str(g_pids[j]) for j in row) for row in top],
         "top1_image": [records[row[0]].file_path for row in top],
         "score_top1": score_top1,
     })
+    if units is not None:  # best-region routing: the sentences each query was scored by
+        per_query.insert(per_query.columns.get_loc("n_parts") + 1, "n_units",
+                         np.bincount(units.owner.numpy(), minlength=len(captions)))
     return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
                       gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
 
@@ -238,9 +358,12 @@ def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=
 def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt: str = "auto",
                  lang: str | None = None, per_query_out=None, ids=None, progress: bool = True,
                  device: str = "cpu", image_encoder: str | None = None, text_encoder: str | None = None,
-                 masks: str = "parsing", queries: str = "short", fusion: str = "raw") -> EvalResult:
+                 masks: str = "parsing", queries: str = "short", fusion: str = "raw", loaded=None) -> EvalResult:
     """Evaluate a trained run, or (run None) pretrained encoders zero-shot, with no fine-tuning.
-    queries: the dataset's captions (short), or the long-form captions of regions.json (long)."""
+    queries: the dataset's captions (short), or the long-form captions of regions.json (long).
+    loaded: (model, tokenizer, config, gallery_cache) of `run` already loaded by the caller
+    (Workspace.evaluate keeps the last run's), so a run scored twice loads and encodes its
+    gallery once."""
     from glalign.io import write_csv
     from glalign.model.factory import load_run, zero_shot
     from glalign.data.formats import dataset_cache_dir
@@ -253,7 +376,10 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     if distributed.env_world_size() > 1:  # started by torchrun: encoding is shared out (sharded)
         device = str(distributed.init(device).device)
         progress = progress and distributed.is_main()
-    if run is not None:
+    gallery_cache = None
+    if run is not None and loaded is not None:
+        model, tokenizer, cfg, gallery_cache = loaded
+    elif run is not None:
         if image_encoder or text_encoder:
             raise GlalignError("give either --run, or --image-encoder and --text-encoder (zero-shot), not both")
         model, tokenizer, cfg = load_run(run, device=device)
@@ -271,7 +397,7 @@ def evaluate_run(run, data, split: str = "test", alpha: float | None = None, fmt
     elif queries != "short":
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
     result = evaluate(model, tokenizer, cfg, records, lang, alpha, cache_dir=dataset_cache_dir(data),
-                      progress=progress, fusion=fusion)
+                      progress=progress, fusion=fusion, gallery_cache=gallery_cache)
     if per_query_out and distributed.is_main():
         write_csv(Path(per_query_out), result.per_query)
     return result

@@ -174,6 +174,12 @@ class GalleryIndex:
 
         if not text.strip():
             raise GlalignError("the query is empty; describe the person, e.g. 'a woman in a red jacket'")
+        if getattr(self.cfg, "phrase_routing", "lexicon") != "lexicon":
+            import warnings
+
+            warnings.warn(f"{self.run} was trained on mined pairs (phrase_routing {self.cfg.phrase_routing!r}); search "
+                          "routes the query's noun phrases by the keyword lexicon all the same (its index scores a "
+                          "fused linear form; `glalign evaluate` scores such runs by their best region)", stacklevel=2)
         phrases = extract([text], self.cfg.lang, self.cfg.lexicon_mode)[0]
         q = encode_queries(self.model, self.tokenizer, [text], [part_phrases(phrases)], self.cfg.max_length,
                            text_view_for(self.cfg.text_kind, self.cfg.lang, [text]), progress=False,

@@ -2,6 +2,7 @@
 
     RUN/config.json, model.safetensors   the model (GLAlignModel.save_pretrained): what inference reads
     RUN/train_config.json, history.csv   training settings and one row per epoch
+    RUN/steps.csv                        one row per optimiser step (loss terms, lr, logit scale)
     RUN/tokenizer/                       the tokenizer
     RUN/checkpoints/epoch-NNNN/          the same files plus optimizer.safetensors and trainer_state.json
     RUN/checkpoints/latest               the name of the newest complete checkpoint
@@ -25,7 +26,8 @@ import torch
 from glalign.errors import GlalignError
 from glalign.io import atomic_dir, atomic_path, write_json, write_text
 
-TOP_FILES = ("config.json", "model.safetensors", "train_config.json", "history.csv")
+TOP_FILES = ("config.json", "model.safetensors", "train_config.json", "history.csv", "steps.csv")
+STEP_COLUMNS = ("step", "epoch", "loss", "global_loss", "local_loss", "lr", "logit_scale")
 RUN_FILES = (*TOP_FILES, "tokenizer", "checkpoints")
 
 
@@ -84,10 +86,11 @@ MODEL_FILES = ("config.json", "model.safetensors")
 
 
 def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history: list[dict], train_config: dict,
-                    tokenizer=None, best: int | None = None) -> Path:
+                    tokenizer=None, best: int | None = None, steps: list[dict] | None = None) -> Path:
     """Publish epoch `epoch` (0-based) of a run; returns its checkpoint folder. `best` (1-based,
     chosen on validation): when it is this epoch, its weights become checkpoints/best/; the
-    top-level model is then the best epoch's, not the newest (training resumes from the newest)."""
+    top-level model is then the best epoch's, not the newest (training resumes from the newest).
+    `steps`: the per-step log so far (STEP_COLUMNS), published with the epoch it ends at."""
     import pandas as pd
 
     ckpts = run / "checkpoints"
@@ -105,6 +108,8 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
             (stage / "trainer_state.json").write_text(json.dumps(
                 {"epoch": epoch, "scheduler_step": sched_step, "optimizer": scalars}, indent=1))
             pd.DataFrame(history).to_csv(stage / "history.csv", index=False)
+            if steps is not None:
+                pd.DataFrame(steps, columns=list(STEP_COLUMNS)).to_csv(stage / "steps.csv", index=False)
             (stage / "train_config.json").write_text(json.dumps(train_config, indent=1, ensure_ascii=False))
             if tokenizer is not None and not (run / "tokenizer").exists():
                 tokenizer.save_pretrained(str(stage / "tokenizer"))
@@ -126,7 +131,8 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
         shutil.copytree(final / "tokenizer", run / "tokenizer.tmp", dirs_exist_ok=True)
         os.replace(run / "tokenizer.tmp", run / "tokenizer")
     for name in TOP_FILES:
-        _publish_top(run, best_dir if use_best and name in MODEL_FILES else final, name)
+        if (final / name).exists():  # steps.csv: absent from a run begun before steps were logged
+            _publish_top(run, best_dir if use_best and name in MODEL_FILES else final, name)
     for old in ckpts.iterdir():  # older epochs and staging folders of killed saves
         if old.is_dir() and old not in (final, best_dir):
             shutil.rmtree(old, ignore_errors=True)
@@ -175,7 +181,8 @@ def restore_top_files(run: Path, ckpt: Path) -> list[str]:
     a damaged or deleted RUN/model.safetensors must not survive a --resume that says nothing."""
     best = ckpt.parent / "best"
     source = {name: best if name in MODEL_FILES and (best / "best.json").exists() else ckpt for name in TOP_FILES}
-    restored = [name for name in TOP_FILES if not _same_file(run / name, source[name] / name)]
+    restored = [name for name in TOP_FILES if (source[name] / name).exists()
+                and not _same_file(run / name, source[name] / name)]
     for name in restored:
         _publish_top(run, source[name], name)
     return restored
@@ -209,6 +216,26 @@ def load_checkpoint(ckpt: Path, model, opt) -> tuple[dict, list[dict]]:
     if len(history) != state["epoch"] + 1:
         raise damaged("history.csv", ValueError(f"{len(history)} rows for {state['epoch'] + 1} epochs"))
     return state, history
+
+
+def load_steps(ckpt: Path) -> list[dict] | None:
+    """The per-step log a checkpoint ends with (one row per scheduler step), None where the run was
+    begun before steps were logged (it stays without one, rather than logging half its steps)."""
+    import pandas as pd
+
+    path = ckpt / "steps.csv"
+    if not path.exists():
+        return None
+    try:
+        steps = pd.read_csv(path).to_dict("records")
+        n = json.loads((ckpt / "trainer_state.json").read_text())["scheduler_step"]
+    except Exception as exc:  # empty or garbled CSV
+        raise GlalignError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:160]}); the run cannot be "
+                           "resumed: train it again with --overwrite") from None
+    if len(steps) != n or (steps and list(steps[-1]) != list(STEP_COLUMNS)):
+        raise GlalignError(f"{path} is damaged ({len(steps)} rows for {n} steps); the run cannot be resumed: "
+                           "train it again with --overwrite")
+    return steps
 
 
 def write_train_config(run: Path, train_config: dict) -> None:
