@@ -26,7 +26,7 @@ def similarity(model, processor, images: list, captions: list[str], masks: list 
     """(captions x images) fused scores, higher is better. `images`: image files; `masks`: their
     part label maps (ViTAA 0-5 PNGs; None, or a None entry: horizontal stripes stand in);
     alpha: the run's when None; fusion: raw (the paper's) or zscore (over these images)."""
-    from glalign.retrieval.evaluate import encode_gallery, encode_queries
+    from glalign.retrieval.embeddings import encode_gallery, encode_queries
     from glalign.retrieval.fusion import check_fusion, combine, local_similarity
     from glalign.model.processing import ImageFile
 

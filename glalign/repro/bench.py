@@ -220,7 +220,7 @@ def bench_search(args):
     import numpy as np
 
     import glalign.retrieval.index as gi
-    from glalign.retrieval.evaluate import GalleryEmbeddings, QueryEmbeddings
+    from glalign.retrieval.embeddings import GalleryEmbeddings, QueryEmbeddings
     from glalign.retrieval.fusion import query_rows
     from glalign.retrieval.search import topk_fused
 

@@ -31,7 +31,7 @@ def topk_fused(query, gallery, alpha: float, k: int, chunk: int = 65536):
     """(scores, indices) of the k best gallery items for one query by the fused score, best first,
     ties to the lower gallery index. The gallery is scored chunk by chunk with a running top-k,
     so memory stays bounded whatever its size."""
-    from glalign.retrieval.evaluate import GalleryEmbeddings
+    from glalign.retrieval.embeddings import GalleryEmbeddings
     from glalign.retrieval.fusion import fuse
 
     best_s = torch.empty(0)
@@ -142,7 +142,7 @@ class GalleryIndex:
         """Embed the readable images block by block (a fresh image store per block bounds memory)."""
         from tqdm.auto import tqdm
 
-        from glalign.retrieval.evaluate import encode_gallery
+        from glalign.retrieval.embeddings import encode_gallery
         from glalign.model.factory import image_store_for
 
         outs, paths, skipped = [], [], []
@@ -168,7 +168,7 @@ class GalleryIndex:
         return [torch.cat(t) for t in zip(*outs)], paths, skipped
 
     def _query(self, text: str):
-        from glalign.retrieval.evaluate import encode_queries
+        from glalign.retrieval.embeddings import encode_queries
         from glalign.model.factory import text_view_for
         from glalign.text.phrases import extract, part_phrases
 
