@@ -21,8 +21,12 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from glalign.data.synth_captions import STYLES, mentions_for, translate, write_en, write_vi
+from glalign.data.captions_en import write_en
+from glalign.data.captions_vi import write_vi
+from glalign.data.mentions import mentions_for
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
+from glalign.data.translate import translate
+from glalign.data.vocabulary import STYLES
 from glalign.errors import GlalignError
 from glalign.io import atomic_dir
 

@@ -30,12 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from glalign.constants import PARTS
-from glalign.data.synth_captions import PART_OF, VI_VERB, en_phrase, join_en, join_vi, vi_phrase, mentions_for
-from glalign.data.synth_people import Conditions, Person
+from glalign.data.captions_en import en_phrase, join_en
+from glalign.data.captions_vi import VI_VERB, join_vi, vi_phrase
+from glalign.data.masks import load_label_map, part_boxes
+from glalign.data.mentions import mentions_for
 from glalign.data.regions import word_span
+from glalign.data.synth_people import Conditions, Person
+from glalign.data.vocabulary import PART_OF
 from glalign.errors import GlalignError
 from glalign.io import write_json
-from glalign.data.masks import load_label_map, part_boxes
 
 LONG_STYLES = ("head_to_toe", "scene_first", "detailed")
 LONGFORM_VERSION = 3  # bump when the written text changes: cached regions.json files are rewritten
@@ -165,7 +168,7 @@ def _detail_sentences(person: Person, mentions: list[dict], present: set[str], s
                       ) -> list[dict]:
     """Grounded details of the described regions (hair length, sleeves, pattern, where a garment
     ends, the shoes' build, how a bag is carried): each true of the image, with its region's part."""
-    from glalign.data.synth_captions import VI_COLOUR
+    from glalign.data.vocabulary import VI_COLOUR
 
     she = person.gender == "woman"
     en = lang == "en"
