@@ -19,98 +19,37 @@ verdict. What the tolerance is depends on what the number is:
   statistics): exact (tests/test_verify.py checks it by digest).
 * Training curves and timings are reported, not judged: their drift is judged where it lands.
 
-Exit 0 when every judged number is within its tolerance, 1 with the table of those that are not,
-2 (GlalignError) for a missing or malformed folder."""
+Exit 0 when every judged number is within its tolerance, 1 with the table of those that are not, 2
+(GlalignError) for a missing or malformed folder."""
 from __future__ import annotations
 
-import functools
 import io
 import math
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from glalign.errors import GlalignError
+from glalign.repro.tolerance import design_effect, per_query_hits, unpaired_interval
+from glalign.repro.verify_specs import (CI_LEVEL, DEFAULT_DESIGN_EFFECT, MAX_LISTED, MCNEMAR_ALPHA, PER_QUERY_KEY,
+                                        PER_QUERY_PREFIX, SPECS, TableSpec)
 
-MCNEMAR_ALPHA = 0.01
-"""Paired Rank-k: a McNemar p-value below this says the rerun's per-query hits differ beyond noise.
-1%, not 5%: a full verify makes about 20 such tests, and at 5% one would fail by chance every other run."""
-CI_LEVEL = 0.95
-"""Level of the bootstrap CI a rerun's percentage must fall in (the level of the committed R1 CIs)."""
-IOU_TOL = 0.05
-"""SynthParser per-part IoU (a fraction): a fresh-clone rerun moved it by 0.014-0.036 per part (issue 26);
-the parser trains for 12 epochs on float32 and its smallest parts (SHOES) are a few pixels tall."""
-RSM_TOL = 5.0
-"""Precision / recall (percentage points) of the region-phrase pairs ROGLE mines with a trained model."""
-DEFAULT_DESIGN_EFFECT = 1.8
-"""Identity-bootstrap CI width over query-bootstrap CI width when no committed per-query file gives it
-(measured on results/synthpedes: 1.14-1.79 over the seven scenarios, SV1 the widest)."""
-MAX_LISTED = 200  # numbers listed per verdict block before the rest are only counted
+# the names this module held before the split, for `glalign.verify.X` (one release)
+from glalign.repro.tolerance import query_ci  # noqa: E402,F401
+from glalign.repro.verify_specs import (  # noqa: E402,F401
+    CI_LEVEL, DEFAULT_DESIGN_EFFECT, IOU_TOL, MAX_LISTED, MCNEMAR_ALPHA, MCNEMAR_INFO, PER_QUERY_KEY, PER_QUERY_PREFIX,
+    RANKS, RSM_TOL, SPECS, TableSpec,
+)
+
 
 VERDICT_OK, VERDICT_DRIFT, VERDICT_INFO = "ok", "BEYOND", "info"
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """How one table's numbers are judged. Columns not named are compared exactly."""
-    keys: tuple[str, ...]
-    rates: tuple[str, ...] = ()          # percentages over queries: bootstrap CI (+ McNemar when paired)
-    absolute: dict = field(default_factory=dict)  # column -> absolute tolerance
-    info: tuple[str, ...] = ()           # reported, not judged
-    n_column: str | None = "n_queries"
-    scenario_column: str | None = "scenario"
-    paired: bool = False                 # rows have a per_query_<scenario>_<variant>.csv partner
-
-
-_RANKS = ("R1", "R5", "R10", "mAP")
-_MCNEMAR_INFO = ("n", "both_correct", "only_a", "only_b", "both_wrong", "discordant", "method", "statistic", "pvalue")
-SPECS: dict[str, TableSpec] = {
-    "scenarios": TableSpec(("scenario", "variant"), rates=(*_RANKS, "mINP"), info=("R1_ci_low", "R1_ci_high"),
-                           paired=True),
-    "ablation": TableSpec(("scenario", "variant"), rates=_RANKS),
-    "rq1_init": TableSpec(("scenario", "init", "variant"), rates=_RANKS),
-    "seeds": TableSpec(("scenario", "seed"), rates=_RANKS),
-    "alpha_sweep": TableSpec(("scenario", "fusion", "alpha"), rates=("R1", "R5", "mAP"), n_column=None),
-    "alpha_trained": TableSpec(("scenario", "alpha"), rates=("R1", "R5", "mAP"), n_column=None),
-    "failures": TableSpec(("condition", "model"), rates=("R1",), scenario_column=None),
-    # one row per test, metric and part; chance depends on which regions the parser found: reported
-    "protocols": TableSpec(("method", "scenario", "queries", "protocol", "test", "metric", "part"), rates=("value",),
-                           info=("chance", "text_only"), n_column="n"),
-    "mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"), info=_MCNEMAR_INFO, n_column="n",
-                         scenario_column=None),
-    "rogle_mcnemar": TableSpec(("comparison",), rates=("R1_a", "R1_b"),
-                               info=(*_MCNEMAR_INFO, "R1_a_ci_low", "R1_a_ci_high", "R1_b_ci_low", "R1_b_ci_high"),
-                               n_column="n", scenario_column=None),
-    "parser_iou": TableSpec(("domain", "part"), absolute={"iou": IOU_TOL}),
-    "rsm_quality": TableSpec(("method", "lang", "captions"), absolute={"precision": RSM_TOL, "recall": RSM_TOL}),
-    # the RSM arm's training pairs (long captions of A's train split): counts of the data are exact
-    "rsm_training_pairs": TableSpec(("lang",), absolute={"precision": RSM_TOL, "recall": RSM_TOL},
-                                    info=("pairs", "with_local_supervision", "regions_per_pair", "mean_weight",
-                                          "median_weight"), n_column=None, scenario_column=None),
-    "rsm_margins": TableSpec(("lang", "captions", "min_margin"), absolute={"precision": RSM_TOL, "recall": RSM_TOL},
-                             info=("mined",), scenario_column=None),
-    # the training schedule is exact; what validation chose, and timings, are reported
-    "runs": TableSpec(("run",), info=("seconds", "pairs_per_s", "best_epoch", "converged", "last_quarter_rise",
-                                      "val_R1", "val_R1_global", "val_R1_local"), scenario_column=None),
-    "method_losses": TableSpec(("term",), info=("by hand", "glalign"), scenario_column=None),
-    "np_coverage": TableSpec(("domain", "lang", "mode", "part")),  # deterministic: exact
-    "datasets": TableSpec(("dataset",)),                            # deterministic: exact
-    "pretraining_history": TableSpec(("model", "epoch"), info=("*",)),
-    "training_history": TableSpec(("scenario", "epoch"), info=("*",)),
-    "training_steps": TableSpec(("run", "step"), info=("*",)),       # notebook 03's per-step curves: reported
-    "failure_terms": TableSpec(("outcome", "term"), info=("queries",), scenario_column=None),  # notebook 07's tally
-    "runtime": TableSpec(("notebook",), info=("*",)),
-}
-PER_QUERY_PREFIX = "per_query_"
-PER_QUERY_KEY = ("query", "pid", "image", "caption_index")  # the same queries in both runs
-
-
-# ---------------------------------------------------------------- reading
 def tables_dir(path) -> Path:
     """A results folder (holding tables/) or its tables/ folder itself."""
     path = Path(path)
@@ -159,45 +98,6 @@ def _read(path: Path, spec: TableSpec | None) -> pd.DataFrame:
     return frame
 
 
-# ---------------------------------------------------------------- tolerances
-@functools.lru_cache(maxsize=None)
-def _query_ci(k: int, n: int) -> tuple[float, float]:
-    """Query-bootstrap CI (percent) of k hits among n queries (their order does not matter)."""
-    from glalign.retrieval.stats import bootstrap_ci
-
-    x = np.zeros(n)
-    x[:k] = 1
-    return bootstrap_ci(x, level=CI_LEVEL)
-
-
-def design_effect(per_query: pd.DataFrame) -> float:
-    """Width of the identity-bootstrap CI of Rank-1 over that of the query bootstrap (at least 1)."""
-    from glalign.retrieval.stats import bootstrap_ci
-
-    hits = per_query.correct_at_1.to_numpy(bool)
-    q_lo, q_hi = _query_ci(int(hits.sum()), len(hits))
-    c_lo, c_hi = bootstrap_ci(hits, clusters=per_query.pid.to_numpy(), level=CI_LEVEL)
-    return max(1.0, (c_hi - c_lo) / (q_hi - q_lo)) if q_hi > q_lo else 1.0
-
-
-def unpaired_interval(value: float, n: int, deff: float) -> tuple[float, float]:
-    """The CI a rerun's percentage must fall in, without per-query outcomes: the query bootstrap of
-    round(value * n) hits in n, widened by the design effect, around the committed value."""
-    k = min(n, max(0, round(value * n / 100)))
-    lo, hi = _query_ci(k, n)
-    centre = k / n * 100
-    return max(0.0, value - (centre - lo) * deff), min(100.0, value + (hi - centre) * deff)
-
-
-def _hits(per_query: pd.DataFrame, column: str) -> np.ndarray | None:
-    if column == "R1":
-        return per_query.correct_at_1.to_numpy(bool)
-    if column in ("R5", "R10") and "rank" in per_query.columns:
-        return per_query["rank"].to_numpy() <= int(column[1:])
-    return None
-
-
-# ---------------------------------------------------------------- comparing
 def _equal(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
@@ -261,7 +161,7 @@ def _paired_checks(name, label, spec, ref_row, new_row, ctx, scenario, variant) 
                        f"the same queries ({', '.join(key)}) in {stem}.csv", VERDICT_DRIFT)], set()
     out, done = [], set()
     for column in spec.rates:
-        ha, hb = _hits(a, column), _hits(b, column)
+        ha, hb = per_query_hits(a, column), per_query_hits(b, column)
         if ha is None or column not in new_row:
             continue
         lo, hi = bootstrap_ci(ha, clusters=a.pid.to_numpy(), level=CI_LEVEL)
