@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from glalign.cli.types import positive_int, seed
+from glalign.cli.types import command_group, positive_int, seed
 from glalign.config import FORMATS
 
 
@@ -54,8 +54,7 @@ def cmd_text_phrases(args) -> int:
 
 def add_data(sub) -> None:
     """glalign data synth | check | parse | sheet."""
-    data = sub.add_parser("data", help="make, read and validate person-search datasets")
-    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    dsub = command_group(sub, "data", "make, read and validate person-search datasets", "data_command")
     s = dsub.add_parser("synth", help="generate a SynthPEDES domain (deterministic from --seed)",
                         description="Render a synthetic TBPS dataset in the CUHK-PEDES layout: images, "
                                     "part label maps, native and translated captions, conditions.")
@@ -108,8 +107,7 @@ def add_data(sub) -> None:
 
 def add_text(sub) -> None:
     """glalign text phrases."""
-    text = sub.add_parser("text", help="noun phrases and body-part mapping")
-    tsub = text.add_subparsers(dest="text_command", metavar="ACTION", required=True)
+    tsub = command_group(sub, "text", "noun phrases and body-part mapping", "text_command")
     t = tsub.add_parser("phrases", help="captions in (one per line), NP/part JSON lines out",
                         description="Extract noun phrases (spaCy for English, underthesea for "
                                     "Vietnamese) and map each to a body part or null.")

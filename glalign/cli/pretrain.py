@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from glalign.cli.types import finite_float, positive_int, seed
+from glalign.cli.types import command_group, finite_float, positive_int, seed
 
 
 def cmd_rsm_mine(args) -> int:
@@ -43,8 +43,7 @@ def cmd_pretrain(args) -> int:
 
 def add_rsm(sub) -> None:
     """glalign rsm mine."""
-    rs = sub.add_parser("rsm", help="region-to-sentence matching (ROGLE's RSM)")
-    rsub = rs.add_subparsers(dest="rsm_command", metavar="ACTION", required=True)
+    rsub = command_group(sub, "rsm", "region-to-sentence matching (ROGLE's RSM)", "rsm_command")
     rm = rsub.add_parser("mine", help="mine region-sentence pairs with a vision-language model",
                          description="Split captions into units, embed units and region boxes (regions.json) "
                                      "with a CLIP folder or GLAlign run, assign them one-to-one and keep reliable "

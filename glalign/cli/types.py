@@ -18,14 +18,24 @@ def positive_int(text: str) -> int:
     return value
 
 
-def finite_float(text: str) -> float:
+def _number(text: str, what: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def finite_float(text: str) -> float:
+    value = _number(text, "a number")
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
     return value
+
+
+def command_group(sub, name: str, help: str, dest: str):
+    """A command with its own actions (`glalign NAME ACTION ...`): the subparsers to add them to."""
+    group = sub.add_parser(name, help=help)
+    return group.add_subparsers(dest=dest, metavar="ACTION", required=True)
 
 
 def seed(text: str) -> int:
@@ -39,10 +49,7 @@ def seed(text: str) -> int:
 
 
 def unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    value = _number(text, "a number in [0, 1]")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
     return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from glalign.data.mentions import annotator_mentions, context_keys, context_text, pattern_words
 from glalign.data.synth_people import Conditions, Person
-from glalign.data.vocabulary import EN_COLOUR, EN_HAIR_COLOUR, EN_NOUN, PART_OF, annotator_noun, choice
+from glalign.data.vocabulary import EN_COLOUR, PART_OF, choice, noun_and_colour
 
 
 def en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "", held_out: bool = False
@@ -13,11 +13,7 @@ def en_phrase(m: dict, rng, *, article=True, words=None, prefix: str = "", held_
     held_out: the annotator may use words the lexicons never saw (caption writers, not long-form)."""
     words = dict(words or {})
     slot = m["slot"]
-    noun = words.get("noun") or (annotator_noun(m["type"], rng, "en") if held_out
-                                 else choice(rng, EN_NOUN[m["type"]]))
-    colour = words.get("colour", "")
-    if colour == "" and m.get("colour"):
-        colour = choice(rng, (EN_HAIR_COLOUR if slot == "hair" else EN_COLOUR)[m["colour"]])
+    noun, colour = noun_and_colour(m, rng, words, held_out, "en")
     if slot == "hair":
         length = words.get("length", m.get("length", ""))
         text = " ".join(x for x in (length, colour, noun) if x)

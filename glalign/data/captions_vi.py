@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from glalign.data.mentions import annotator_mentions, context_keys, context_text, pattern_words
 from glalign.data.synth_people import Conditions, Person
-from glalign.data.vocabulary import PART_OF, VI_COLOUR, VI_NOUN, annotator_noun, choice
+from glalign.data.vocabulary import PART_OF, VI_COLOUR, choice, noun_and_colour
 
 
 def vi_phrase(m: dict, rng, words=None, held_out: bool = False) -> tuple[str, dict]:
     """Vietnamese noun phrase: the noun comes first, modifiers follow ('áo khoác đỏ')."""
     words = dict(words or {})
     slot = m["slot"]
-    noun = words.get("noun") or (annotator_noun(m["type"], rng, "vi") if held_out
-                                 else choice(rng, VI_NOUN[m["type"]]))
-    colour = words.get("colour", "")
-    if colour == "" and m.get("colour"):
-        colour = choice(rng, VI_COLOUR[m["colour"]])
+    noun, colour = noun_and_colour(m, rng, words, held_out, "vi")
     with_mau = words.get("mau", bool(rng.random() < 0.4))
     col_txt = (f"màu {colour}" if with_mau else colour) if colour else ""
     if slot == "hair":

@@ -154,3 +154,15 @@ def annotator_noun(mtype: str, rng, lang: str) -> str:
     if mtype in held and rng.random() < HELD_OUT_RATE[lang]:
         return choice(rng, held[mtype])
     return choice(rng, vocab[mtype])
+
+
+def noun_and_colour(m: dict, rng, words: dict, held_out: bool, lang: str) -> tuple[str, str]:
+    """A mention's noun and colour words: those given in `words` kept, the others drawn (the noun
+    first, then the colour); held_out: the annotator may use a synonym the lexicons never saw."""
+    noun = words.get("noun") or (annotator_noun(m["type"], rng, lang) if held_out
+                                 else choice(rng, (EN_NOUN if lang == "en" else VI_NOUN)[m["type"]]))
+    colour = words.get("colour", "")
+    if colour == "" and m.get("colour"):
+        table = (EN_HAIR_COLOUR if m["slot"] == "hair" else EN_COLOUR) if lang == "en" else VI_COLOUR
+        colour = choice(rng, table[m["colour"]])
+    return noun, colour
