@@ -57,18 +57,28 @@ def ours(scenario: str) -> dict:
 
 
 def find_inconsistencies() -> list[dict]:
-    """Every place where the paper's numbers or statements disagree with each other."""
-    found: list[dict] = []
+    """Every place where the paper's numbers or statements disagree with each other, check by check."""
     rows = reported()
+    found: list[dict] = []
+    for check in (_rank_order, _reference_swaps, _text_encoder, _dataset_mismatches, _ablation_gains, _table2_sums,
+                  _temperature, _split_arithmetic, _description_count):
+        found += check(rows)
+    return found
 
-    # 1. CMC curves never decrease: Rank-1 <= Rank-5 <= Rank-10.
+
+def _rank_order(rows) -> list[dict]:
+    """CMC curves never decrease: Rank-1 <= Rank-5 <= Rank-10."""
+    found: list[dict] = []
     for r in rows.itertuples():
         if not (r.rank1 <= r.rank5 <= r.rank10):
             found.append({"kind": "rank-order", "where": f"Table {r.table} ({r.scenario}), {r.method}",
                           "detail": f"Rank-1 {r.rank1} / Rank-5 {r.rank5} / Rank-10 {r.rank10} is not "
                                     "non-decreasing; a CMC value cannot fall as k grows"})
+    return found
 
-    # 2. Numbers the text quotes that the tables attribute to another method (swapped references).
+def _reference_swaps(rows) -> list[dict]:
+    """Numbers the text quotes that the tables attribute to another method (swapped references)."""
+    found: list[dict] = []
     for c in text_claims().itertuples():
         scen = c.claim.split()[0]
         if scen not in set(rows.scenario):
@@ -82,8 +92,11 @@ def find_inconsistencies() -> list[dict]:
                           "detail": f"the text gives {c.method} {c.value:.2f}% in {scen}, but Table "
                                     f"{int(same.table.iloc[0])} gives it {float(same.rank1.iloc[0]):.2f}% "
                                     f"and attributes {c.value:.2f}% to {who}"})
+    return found
 
-    # 3. Vietnamese results listed with GPT-2 while Section 3 and Table 1 say PhoBERT.
+def _text_encoder(rows) -> list[dict]:
+    """Vietnamese results listed with GPT-2 while Section 3 and Table 1 say PhoBERT."""
+    found: list[dict] = []
     t1 = table1()
     vi_text = set(t1[(t1.method == "GLAlign (Ours)") & (t1.language == "Vietnamese")].text_backbone)
     for r in rows[(rows.method == "GLAlign (Ours)") & rows.scenario.str.startswith("SV")].itertuples():
@@ -92,8 +105,12 @@ def find_inconsistencies() -> list[dict]:
                           "detail": f"Vietnamese result listed with text backbone {r.text_backbone}; "
                                     f"Section 3 and Table 1 attribute Vietnamese results to "
                                     f"{', '.join(sorted(vi_text))}"})
+    return found
 
-    # 4. Table 1 vs Tables 8-10: the same Rank-1 given for a different dataset.
+def _dataset_mismatches(rows) -> list[dict]:
+    """Table 1 vs Tables 8-10: the same Rank-1 given for a different dataset."""
+    found: list[dict] = []
+    t1 = table1()
     for r in t1[t1.method.str.startswith("Method in")].itertuples():
         hits = rows[(rows.method == r.method) & ((rows.rank1 - r.rank1).abs() < 0.005)]
         for h in hits.itertuples():
@@ -103,8 +120,11 @@ def find_inconsistencies() -> list[dict]:
                 found.append({"kind": "dataset-mismatch", "where": f"Table 1 vs Table {h.table}",
                               "detail": f"{r.method} Rank-1 {r.rank1:.2f}% is on {r.dataset} in Table 1 "
                                         f"but on {dataset_of} ({h.scenario}) in Table {h.table}"})
+    return found
 
-    # 5. Ablation gains quoted in Section 4.3.3 against Table 11.
+def _ablation_gains(rows) -> list[dict]:
+    """Ablation gains quoted in Section 4.3.3 against Table 11."""
+    found: list[dict] = []
     ab = ablation()
     claims = text_claims()
     for scen, key in (("SE1", "CUHK-PEDES"), ("SV2", "3000VnPerson-Search")):
@@ -121,8 +141,11 @@ def find_inconsistencies() -> list[dict]:
                                     f"Section 5.2 credits its {full:.2f}% to PhoBERT on native Vietnamese, "
                                     "but the number is SV2's: trained on translated CUHK-PEDES-VN, tested "
                                     "on 100 identities of 3000VnPerson-Search"})
+    return found
 
-    # 6. Table 2's totals and percentages.
+def _table2_sums(rows) -> list[dict]:
+    """Table 2's totals and percentages."""
+    found: list[dict] = []
     cov = np_coverage()
     parts = cov[cov.part != "Overall"]
     overall = cov[cov.part == "Overall"].iloc[0]
@@ -134,22 +157,31 @@ def find_inconsistencies() -> list[dict]:
             found.append({"kind": "table-sum", "where": f"Table 2, {r.part}",
                           "detail": f"{r.matched}/{r.total_nps} = {100 * r.matched / r.total_nps:.1f}%, "
                                     f"not {r.coverage}%"})
+    return found
 
-    # 7. The temperature: logits = cos * exp(t) with t = 0.07 scales by 1.07, not by 1/0.07.
+def _temperature(rows) -> list[dict]:
+    """The temperature: logits = cos * exp(t) with t = 0.07 scales by 1.07, not by 1/0.07."""
+    found: list[dict] = []
     found.append({"kind": "temperature", "where": "Section 3.3, Eq. 7",
                   "detail": f"logits = cos * exp(t) with t = {PAPER_TEMPERATURE} multiplies by "
                             f"{math.exp(PAPER_TEMPERATURE):.4f}, nearly no scaling; CLIP's learnable "
                             f"logit scale starts at exp(log(1/0.07)) = {1 / PAPER_TEMPERATURE:.2f}. "
                             "This package follows CLIP"})
+    return found
 
-    # 8. Split arithmetic: 11,003 train + 1,000 test of 13,003 identities leaves 1,000 unaccounted for.
+def _split_arithmetic(rows) -> list[dict]:
+    """Split arithmetic: 11,003 train + 1,000 test of 13,003 identities leaves 1,000 unaccounted for."""
+    found: list[dict] = []
     left = CUHK_IDS - CUHK_TRAIN_IDS - CUHK_TEST_IDS
     if left:
         found.append({"kind": "split", "where": "Section 4.1.1",
                       "detail": f"{CUHK_TRAIN_IDS} train + {CUHK_TEST_IDS} test identities of {CUHK_IDS} "
                                 f"leaves {left} unnamed (CUHK-PEDES's standard validation split)"})
+    return found
 
-    # 9. Two descriptions per image do not give Table 3's description count.
+def _description_count(rows) -> list[dict]:
+    """Two descriptions per image do not give Table 3's description count."""
+    found: list[dict] = []
     if 2 * VN3K_IMAGES != VN3K_DESCRIPTIONS:
         found.append({"kind": "dataset-count", "where": "Table 3 and Section 4.1.1",
                       "detail": f"3000VnPerson-Search: {VN3K_IMAGES} images with two descriptions each "
