@@ -73,35 +73,18 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     gallery_cache: a dict kept by the caller for one model, where the gallery's embeddings are
     kept by the images (and masks) they come from, so the same images queried again (short,
     then long captions) are encoded once."""
-    from glalign.retrieval.metrics import RankAccumulator
-    from glalign.text.phrases import cached_extract, extract, part_phrases
-    from glalign.model.factory import image_store_for
     from glalign.model.processing import text_view_for
 
     if not records:
         raise GlalignError("nothing to evaluate: the selected split has no entries")
     alpha = cfg.alpha if alpha is None else alpha
     check_fusion(fusion)  # before any encoding
-    store = image_store_for(model)
-    gkey = (cfg.region_mode, tuple((str(r.image), str(r.mask)) for r in records))
-    if gallery_cache is not None and gkey in gallery_cache:
-        gallery = gallery_cache[gkey]
-    else:
-        gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
-                                                                  progress=progress))
-        if gallery_cache is not None:
-            gallery_cache.clear()  # the last gallery only
-            gallery_cache[gkey] = gallery
+    gallery = _gallery(model, cfg, records, progress, gallery_cache)
     captions = [c for r in records for c in r.captions]
     q_pids = np.array([r.pid for r in records for _ in r.captions], dtype=object)
     g_pids = np.array([r.pid for r in records], dtype=object)
     routing = getattr(cfg, "phrase_routing", "lexicon")
-    if routing == "lexicon":
-        mode = lexicon_mode or cfg.lexicon_mode
-        extracted = (cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode))
-        phrase_dicts = [part_phrases(p) for p in extracted]
-    else:  # best-region: no keyword list; the units are the captions' sentences (encode_units)
-        phrase_dicts = [{} for _ in captions]
+    phrase_dicts = _phrase_dicts(routing, captions, lang, lexicon_mode or cfg.lexicon_mode, cache_dir)
     view = text_view_for(cfg.text_kind, lang, captions)
     queries = sharded(len(captions), lambda sl: encode_queries(model, tokenizer, captions[sl], phrase_dicts[sl],
                                                                cfg.max_length, view, progress=progress,
@@ -130,6 +113,43 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         def rows(sl):
             q = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
             return combine(alpha, (q.global_ @ gallery.global_.t()).numpy(), local_rows(sl, q), fusion)
+    metrics, first, top, score_top1 = _rank(rows, captions, q_pids, g_pids)
+    per_query = _per_query(records, captions, q_pids, g_pids, queries, first, top, score_top1, units)
+    return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
+                      gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
+
+
+def _gallery(model, cfg, records, progress: bool, gallery_cache: dict | None):
+    """The gallery's embeddings, or the cached ones of the same images (and masks)."""
+    from glalign.model.factory import image_store_for
+
+    store = image_store_for(model)
+    gkey = (cfg.region_mode, tuple((str(r.image), str(r.mask)) for r in records))
+    if gallery_cache is not None and gkey in gallery_cache:
+        return gallery_cache[gkey]
+    gallery = sharded(len(records), lambda sl: encode_gallery(model, records[sl], store, cfg.region_mode,
+                                                              progress=progress))
+    if gallery_cache is not None:
+        gallery_cache.clear()  # the last gallery only
+        gallery_cache[gkey] = gallery
+    return gallery
+
+
+def _phrase_dicts(routing: str, captions: list[str], lang: str, mode: str, cache_dir) -> list[dict]:
+    """Each caption's part phrases by the keyword lexicon; none for best-region routing (its units
+    are the captions' sentences, encode_units)."""
+    from glalign.text.phrases import cached_extract, extract, part_phrases
+
+    if routing != "lexicon":
+        return [{} for _ in captions]
+    extracted = cached_extract(captions, lang, mode, cache_dir) if cache_dir else extract(captions, lang, mode)
+    return [part_phrases(p) for p in extracted]
+
+
+def _rank(rows, captions: list[str], q_pids, g_pids):
+    """(metrics, first correct rank, top-10 indices, top-1 score) over the queries, EVAL_CHUNK at a time."""
+    from glalign.retrieval.metrics import RankAccumulator
+
     acc = RankAccumulator(g_pids)
     firsts, tops, scores = [], [], []
     for start in range(0, len(captions), EVAL_CHUNK):
@@ -139,8 +159,11 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         firsts.append(first)
         tops.append(top)
         scores.append(sim[np.arange(len(sim)), top[:, 0]])
-    metrics = acc.result()
-    first, top, score_top1 = np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
+    return acc.result(), np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
+
+
+def _per_query(records, captions, q_pids, g_pids, queries, first, top, score_top1, units) -> pd.DataFrame:
+    """One row per query: what it was, where its person ranked, what came first."""
     per_query = pd.DataFrame({
         "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
         "image": [r.file_path for r in records for _ in r.captions],
@@ -155,8 +178,7 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
     if units is not None:  # best-region routing: the sentences each query was scored by
         per_query.insert(per_query.columns.get_loc("n_parts") + 1, "n_units",
                          np.bincount(units.owner.numpy(), minlength=len(captions)))
-    return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
-                      gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
+    return per_query
 
 
 def validation_scores(model, tokenizer, records, lang: str, alpha: float, cache_dir=None) -> dict:
