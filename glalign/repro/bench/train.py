@@ -88,12 +88,8 @@ def bench_train(args):
     """Training pairs/s, peak memory and model FLOP utilisation, crop vs pool vs global-only, on
     random data of the right shapes (one fixed batch: the input pipeline is not measured here;
     `glalign bench pipeline` measures that)."""
-    import resource
-
-    from glalign.config import PROFILES, TrainConfig
+    from glalign.config import PROFILES
     from glalign.device import resolve_device
-    from glalign.model.factory import build_model
-    from glalign.model.task import GLAlignTask, enable_grad_checkpointing
 
     device = resolve_device(args.device)
     peak_flops = device_peak(device, getattr(args, "peak_tflops", None))
@@ -105,48 +101,56 @@ def bench_train(args):
             base["batch_size"] = args.batch_size
         # cheapest first: on the CPU the peak is the process's max RSS so far, so it only grows
         for variant in ("global", "pool", "crop"):
-            if variant not in modes:
-                continue
-            mode, alpha = ("pool", 1.0) if variant == "global" else (variant, 0.5)
-            cfg = TrainConfig.from_flat({**{k: v for k, v in base.items() if k not in ("image_encoder", "text_encoder")},
-                                         "region_mode": mode, "alpha": alpha})
-            torch.manual_seed(0)
-            model = build_model(cfg, RandomVocab()).to(device)
-            if getattr(args, "grad_checkpointing", False):
-                enable_grad_checkpointing(model)
-            task = GLAlignTask(model, alpha).train()
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-            b = cfg.optim.batch_size
-            batch = {k: v.to(device) for k, v in random_batch(cfg, b).items()}
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            times, losses = [], []
-            for step in range(args.steps + 1):
-                t0 = time.perf_counter()
-                loss = task(batch)["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))  # synchronises with the device
-                if step:  # the first step warms up (allocator, kernels)
-                    times.append(time.perf_counter() - t0)
-            step_s = sum(times) / len(times)
-            pairs_s = b / step_s
-            flops = train_flops_per_pair(model, mode, alpha < 1)
-            peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
-                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            row = {"bench": "train", "profile": prof, "device": device.type, "region_mode": mode,
-                   "variant": "global-only" if alpha == 1 else "full", "batch": b,
-                   "grad_checkpointing": bool(getattr(args, "grad_checkpointing", False)),
-                   "pairs_per_s": round(pairs_s, 1), "losses_finite": all(map(math.isfinite, losses)),
-                   ("peak_gpu_mib" if device.type == "cuda" else "process_peak_rss_mib"): round(peak, 1),
-                   "gflop_per_pair": round(flops / 1e9, 2), "tflop_s": round(flops * pairs_s / 1e12, 3)}
-            if peak_flops:
-                row["mfu"] = round(flops * pairs_s / peak_flops, 4)
-            if prof != "synthpedes":
-                row["projected_20_epochs_cuhk_min"] = round(CUHK_PEDES_PAIRS * PAPER_EPOCHS / pairs_s / 60, 1)
-            emit(row)
-            del model, task, opt, batch
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+            if variant in modes:
+                emit(_train_row(args, device, peak_flops, prof, base, variant))
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+
+
+def _train_row(args, device, peak_flops, prof: str, base: dict, variant: str) -> dict:
+    """One variant's numbers: args.steps timed steps after one warm-up step."""
+    import resource
+
+    from glalign.config import TrainConfig
+    from glalign.model.factory import build_model
+    from glalign.model.task import GLAlignTask, enable_grad_checkpointing
+
+    mode, alpha = ("pool", 1.0) if variant == "global" else (variant, 0.5)
+    cfg = TrainConfig.from_flat({**{k: v for k, v in base.items() if k not in ("image_encoder", "text_encoder")},
+                                 "region_mode": mode, "alpha": alpha})
+    torch.manual_seed(0)
+    model = build_model(cfg, RandomVocab()).to(device)
+    if getattr(args, "grad_checkpointing", False):
+        enable_grad_checkpointing(model)
+    task = GLAlignTask(model, alpha).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    b = cfg.optim.batch_size
+    batch = {k: v.to(device) for k, v in random_batch(cfg, b).items()}
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times, losses = [], []
+    for step in range(args.steps + 1):
+        t0 = time.perf_counter()
+        loss = task(batch)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))  # synchronises with the device
+        if step:  # the first step warms up (allocator, kernels)
+            times.append(time.perf_counter() - t0)
+    pairs_s = b / (sum(times) / len(times))
+    flops = train_flops_per_pair(model, mode, alpha < 1)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    row = {"bench": "train", "profile": prof, "device": device.type, "region_mode": mode,
+           "variant": "global-only" if alpha == 1 else "full", "batch": b,
+           "grad_checkpointing": bool(getattr(args, "grad_checkpointing", False)),
+           "pairs_per_s": round(pairs_s, 1), "losses_finite": all(map(math.isfinite, losses)),
+           ("peak_gpu_mib" if device.type == "cuda" else "process_peak_rss_mib"): round(peak, 1),
+           "gflop_per_pair": round(flops / 1e9, 2), "tflop_s": round(flops * pairs_s / 1e12, 3)}
+    if peak_flops:
+        row["mfu"] = round(flops * pairs_s / peak_flops, 4)
+    if prof != "synthpedes":
+        row["projected_20_epochs_cuhk_min"] = round(CUHK_PEDES_PAIRS * PAPER_EPOCHS / pairs_s / 60, 1)
+    return row
