@@ -57,7 +57,7 @@ def test_load_similarity_and_evaluate_agree(tiny_run, synth_a):
     from glalign.evaluate import select_records
 
     model, processor = glalign.load(tiny_run)
-    assert processor.tokenizer is not None
+    assert processor.tokenizer is not None and (tiny_run / "preprocessor_config.json").exists()
     records = select_records(synth_a, "en", "test")
     captions = [c for r in records[:3] for c in r.captions]
     for fusion in ("raw", "zscore"):

@@ -4,6 +4,7 @@
     RUN/train_config.json, history.csv   training settings and one row per epoch
     RUN/steps.csv                        one row per optimiser step (loss terms, lr, logit scale)
     RUN/tokenizer/                       the tokenizer
+    RUN/preprocessor_config.json         the GLAlignProcessor: image size and normalisation, lexicon, token budget
     RUN/checkpoints/epoch-NNNN/          the same files plus optimizer.safetensors and trainer_state.json
     RUN/checkpoints/latest               the name of the newest complete checkpoint
     RUN/checkpoints/best/                config.json + model.safetensors of the epoch chosen on validation,
@@ -26,7 +27,8 @@ import torch
 from glalign.errors import GlalignError
 from glalign.io import atomic_dir, atomic_path, write_json, write_text
 
-TOP_FILES = ("config.json", "model.safetensors", "train_config.json", "history.csv", "steps.csv")
+TOP_FILES = ("config.json", "model.safetensors", "train_config.json", "history.csv", "steps.csv",
+             "preprocessor_config.json")
 STEP_COLUMNS = ("step", "epoch", "loss", "global_loss", "local_loss", "lr", "logit_scale")
 RUN_FILES = (*TOP_FILES, "tokenizer", "checkpoints")
 
@@ -113,6 +115,9 @@ def save_checkpoint(run: Path, model, opt, sched_step: int, epoch: int, history:
             (stage / "train_config.json").write_text(json.dumps(train_config, indent=1, ensure_ascii=False))
             if tokenizer is not None and not (run / "tokenizer").exists():
                 tokenizer.save_pretrained(str(stage / "tokenizer"))
+            from glalign.model.processing import GLAlignProcessor
+
+            GLAlignProcessor.from_config(model.config).save_pretrained(stage)  # what inference feeds the model
     except BaseException:
         for folder in reversed(made):  # a full disk on the first epoch leaves no empty run folder behind
             try:
