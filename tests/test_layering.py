@@ -34,45 +34,8 @@ LAYERS = {  # module prefix -> layer rank (the longest matching prefix decides)
 NAMES = {0: "base", 1: "data", 2: "model", 3: "retrieval", 4: "training", 5: "repro", 6: "cli", 7: "api"}
 
 # (importer, imported name) pairs still in the way of the target layering; must end empty.
-EXCEPTIONS: set[tuple[str, str]] = {
-    ('glalign.data.torchdata', 'glalign.PARTS'),
-    ('glalign.data.torchdata', 'glalign.parsing.masks.load_label_map'),
-    ('glalign.data.torchdata', 'glalign.parsing.masks.part_boxes'),
-    ('glalign.data.torchdata', 'glalign.parsing.masks.patch_weights'),
-    ('glalign.data.torchdata', 'glalign.parsing.masks.stripes_label_map'),
-    ('glalign.local_protocol', 'glalign.PARTS'),
-    ('glalign.local_protocol', 'glalign.metrics.first_correct_rank'),
-    ('glalign.local_protocol', 'glalign.metrics.rank_metrics'),
-    ('glalign.local_protocol', 'glalign.rsm._region_embeddings'),
-    ('glalign.local_protocol', 'glalign.rsm._units'),
-    ('glalign.plots', 'glalign.PARTS'),
-    ('glalign.plots', 'glalign.parsing.masks.stripes_label_map'),
-    ('glalign.rsm', 'glalign.PARTS'),
-    ('glalign.rsm', 'glalign.parsing.masks.load_label_map'),
-    ('glalign.rsm', 'glalign.parsing.masks.patch_weights'),
-    ('glalign.rsm', 'glalign.pretrain.distill.TextStudent'),
-    ('glalign.rsm', 'glalign.pretrain.distill.read_student'),
-    ('glalign.scenarios', 'glalign.checkpoint.completed_epochs'),
-    ('glalign.scenarios', 'glalign.checkpoint.latest_checkpoint'),
-    ('glalign.scenarios', 'glalign.evaluate.evaluate_run'),
-    ('glalign.scenarios', 'glalign.evaluate.select_records'),
-    ('glalign.scenarios', 'glalign.metrics.chance_r1'),
-    ('glalign.scenarios', 'glalign.stats.bootstrap_ci'),
-    ('glalign.text.longtext', 'glalign.rsm.split_many'),
-    ('glalign.train', 'glalign.checkpoint.TOP_FILES'),
-    ('glalign.train', 'glalign.checkpoint.completed_epochs'),
-    ('glalign.train', 'glalign.checkpoint.is_run_folder'),
-    ('glalign.train', 'glalign.checkpoint.latest_checkpoint'),
-    ('glalign.train', 'glalign.checkpoint.load_checkpoint'),
-    ('glalign.train', 'glalign.checkpoint.load_steps'),
-    ('glalign.train', 'glalign.checkpoint.restore_top_files'),
-    ('glalign.train', 'glalign.checkpoint.save_checkpoint'),
-    ('glalign.train', 'glalign.evaluate.validation_scores'),
-    ('glalign.train', 'glalign.selection.best_epoch'),
-}
+EXCEPTIONS: set[tuple[str, str]] = set()
 EXCEPTION_CYCLES: list[list[str]] = [
-    ['glalign.data', 'glalign.parsing'],
-    ['glalign.model', 'glalign.pretrain', 'glalign.retrieval', 'glalign.rsm', 'glalign.text'],
 ]
 
 

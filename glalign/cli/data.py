@@ -36,7 +36,7 @@ def cmd_data_parse(args) -> int:
 
 
 def cmd_data_sheet(args) -> int:
-    from glalign.plots import contact_sheet
+    from glalign.repro.plots import contact_sheet
 
     path = contact_sheet(args.root, args.out, n_ids=args.ids, fmt=args.format)
     print(path)

@@ -33,7 +33,7 @@ def cmd_evaluate(args) -> int:
 def _evaluate_local(args) -> int:
     """The local protocol (glalign.local_protocol): part-conditioned region retrieval, grounding
     and attribute foils, per part, each beside its chance and a text-only baseline."""
-    from glalign.local_protocol import evaluate_local
+    from glalign.rogle.local_protocol import evaluate_local
 
     model = args.run or args.image_encoder
     if not model or (args.run is None and args.text_encoder not in (None, args.image_encoder)):
@@ -50,7 +50,7 @@ def _evaluate_local(args) -> int:
     if args.json:  # one object: the headline numbers, the per-part rows, absent regions
         print(json.dumps(out))
     else:
-        from glalign.local_protocol import format_table
+        from glalign.rogle.local_protocol import format_table
 
         print(format_table(out))
     return 0

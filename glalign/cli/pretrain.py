@@ -7,7 +7,7 @@ from glalign.cli.types import command_group, finite_float, positive_int, seed
 
 
 def cmd_rsm_mine(args) -> int:
-    from glalign.rsm import mine
+    from glalign.rogle.mine import mine
 
     summary = mine(args.data, args.model, lang=args.lang, captions=args.captions, min_margin=args.min_margin,
                    per_region=args.per_region, region_mode=args.region_mode, device=args.device,

@@ -28,7 +28,7 @@ def cmd_sweep(args) -> int:
 
     from glalign.io import write_csv
     from glalign.repro.reproduce import default_workdir
-    from glalign.scenarios import Workspace
+    from glalign.repro.workspace import Workspace
     from glalign.repro.sweep import best_settings, sweep
 
     ws = Workspace(args.profile, args.workdir or default_workdir(args.profile), progress=not args.quiet)

@@ -38,7 +38,7 @@ def cmd_search(args) -> int:
         import matplotlib.pyplot as plt
 
         from glalign.io import atomic_path
-        from glalign.plots import result_strip
+        from glalign.repro.plots import result_strip
 
         fig = result_strip(args.query, [index.root / h["path"] for h in hits], [h["score"] for h in hits])
         with atomic_path(out) as tmp:  # creates a missing folder; a crash leaves no half-written file

@@ -9,7 +9,7 @@ from glalign.errors import GlalignError
 
 def cmd_train(args) -> int:
     from glalign.config import TrainConfig
-    from glalign.train import train
+    from glalign.training.loop import train
 
     cfg = TrainConfig.from_cli(args)  # settings refused here, once, before any process starts
     if args.nproc > 1:  # the shortcut: torchrun starts the processes, each runs this command without --nproc

@@ -78,7 +78,7 @@ def parallel_captions(roots, split: str = "train") -> tuple[list[str], list[str]
 @torch.inference_mode()
 def teacher_embeddings(clip_folder, texts: list[str], batch: int = 512) -> torch.Tensor:
     """SynthCLIP's normalised English text embeddings, as glalign.rsm.Embedder computes them."""
-    from glalign.rsm import Embedder
+    from glalign.rogle.embedder import Embedder
 
     return Embedder(clip_folder).texts(texts, "en", batch=batch)
 
@@ -93,7 +93,7 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
 
     from glalign.hub import load_tokenizer_files
     from glalign.io import write_csv, write_json
-    from glalign.rsm import model_fingerprint
+    from glalign.rogle.embedder import model_fingerprint
     from glalign.text.tokenizers import segment_vietnamese
 
     cfg = cfg or DistillConfig()

@@ -52,7 +52,7 @@ class NotebookContext:
 
     def save_figure(self, name: str, fig) -> Path:
         from glalign.io import atomic_path
-        from glalign.plots import SAVE_DPI
+        from glalign.repro.plots import SAVE_DPI
 
         path = self.figures / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,7 @@ def default_results_dir(profile: str) -> Path:
 
 
 def notebook_context(profile: str = "tiny", workdir=None, results_dir=None) -> NotebookContext:
-    from glalign.scenarios import Workspace
+    from glalign.repro.workspace import Workspace
 
     ws = Workspace(profile, Path(workdir) if workdir else default_workdir(profile))
     results = Path(results_dir) if results_dir else default_results_dir(profile)

@@ -85,7 +85,7 @@ def query_units(captions: list[str], lang: str) -> tuple[list[str], np.ndarray]:
     """The units best-region routing scores: each caption's sentences (glalign.rsm.split_many:
     spaCy's rule-based sentencizer, underthesea's sent_tokenize; no keyword list), a caption
     with none kept whole; and the caption index of each."""
-    from glalign.rsm import split_many
+    from glalign.text.sentences import split_many
 
     units, owner = [], []
     for i, (caption, sentences) in enumerate(zip(captions, split_many(captions, lang))):
