@@ -1,17 +1,17 @@
 """Contract: the package's layers import only downward, and no `_private` name crosses a module.
 
-    base      errors, constants, io, device, distributed, hub, fingerprint, config (the settings: plain data)
+    base      errors, constants, io, device, distributed, hub, config (the settings: plain data)
     data      data/, text/, parsing/          (no cycle between the three)
     model     model/
     retrieval retrieval/ (evaluate, fusion, metrics, stats, index, search), rogle/ (RSM, local protocol)
-    training  training/ (config, loop, checkpoint, epoch selection), pretrain/
+    training  training/ (loop, inputs, optim, run folder, checkpoint, epoch selection), pretrain/
     repro     repro/ (scenarios, workspace, reproduce, summary, paper, bench, verify, plots, sweep)
     cli       cli/, __main__
 and on top the public API, glalign/__init__ (lazy: nothing in the package imports it).
 
 A module may import its own layer and those below. Old import paths kept for users are one-line
-re-exports (a module of only imports and `__all__`); package code never imports them. The list
-EXCEPTIONS names what is still in the way; it shrinks to nothing as the move lands."""
+re-exports (a module of only imports and `__all__`, or a module alias); package code never imports
+them. There is no exception list: the move that this test was written for has landed."""
 import ast
 import functools
 from pathlib import Path
@@ -20,7 +20,7 @@ PKG = Path(__file__).resolve().parent.parent / "glalign"
 
 LAYERS = {  # module prefix -> layer rank (the longest matching prefix decides)
     "glalign.errors": 0, "glalign.constants": 0, "glalign.io": 0, "glalign.device": 0, "glalign.distributed": 0,
-    "glalign.hub": 0, "glalign.fingerprint": 0, "glalign.config": 0,
+    "glalign.hub": 0, "glalign.config": 0,
     "glalign.data": 1, "glalign.text": 1, "glalign.parsing": 1,
     "glalign.model": 2,
     "glalign.retrieval": 3, "glalign.evaluate": 3, "glalign.fusion": 3, "glalign.metrics": 3, "glalign.stats": 3,
@@ -33,10 +33,6 @@ LAYERS = {  # module prefix -> layer rank (the longest matching prefix decides)
 }
 NAMES = {0: "base", 1: "data", 2: "model", 3: "retrieval", 4: "training", 5: "repro", 6: "cli", 7: "api"}
 
-# (importer, imported name) pairs still in the way of the target layering; must end empty.
-EXCEPTIONS: set[tuple[str, str]] = set()
-EXCEPTION_CYCLES: list[list[str]] = [
-]
 
 
 def _modules(pkg: Path = PKG) -> dict[str, Path]:
@@ -198,22 +194,12 @@ def test_every_module_has_a_layer():
 
 
 def test_layers_import_only_downward():
-    found = violations()
-    new = sorted(why for importer, what, why in found if (importer, what) not in EXCEPTIONS)
-    assert not new, "imports against the layering:\n" + "\n".join(new)
-
-
-def test_the_exception_list_holds_only_what_is_still_there():
-    present = {(importer, what) for importer, what, _ in violations()}
-    gone = sorted(EXCEPTIONS - present)
-    assert not gone, f"no longer needed, delete from EXCEPTIONS: {gone}"
+    found = sorted(why for _, _, why in violations())
+    assert not found, "imports against the layering:\n" + "\n".join(found)
 
 
 def test_no_cycle_between_packages():
-    cycles = [c for c in package_cycles() if c not in EXCEPTION_CYCLES]
-    assert not cycles, f"package import cycles: {cycles}"
-    gone = [c for c in EXCEPTION_CYCLES if c not in package_cycles()]
-    assert not gone, f"no longer a cycle, delete from EXCEPTION_CYCLES: {gone}"
+    assert not package_cycles(), f"package import cycles: {package_cycles()}"
 
 
 def test_the_checker_sees_an_upward_a_private_and_a_shim_import(tmp_path):
