@@ -7,4 +7,4 @@ from glalign.rogle.units import (  # noqa: F401
 )
 from glalign.rogle.match import Pair, match, quality  # noqa: F401
 from glalign.rogle.mine import mine, quality_table  # noqa: F401
-from glalign.rogle.embedder import Embedder, _embed_regions, model_fingerprint, region_embeddings  # noqa: F401
+from glalign.rogle.embedder import Embedder, model_fingerprint, region_embeddings  # noqa: F401

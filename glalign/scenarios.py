@@ -1,5 +1,5 @@
-"""Old path of glalign.repro.scenarios, glalign.repro.workspace (kept for one release): their names re-
-exported."""
+"""Old path of glalign.repro.scenarios, glalign.repro.workspace (kept for one release): their
+names re-exported."""
 from glalign.repro.scenarios import (  # noqa: F401
     ALPHAS_TRAINED, ALPHA_SWEEP, INITS, LOCAL_SUPERVISION, MASKS, PROFILES, RSM_JUDGE, RSM_SETTINGS,
     SCENARIOS, SEEDS, STUDIES, SV2_IDS, VARIANTS, Scenario, pipeline_runs, profile_settings,

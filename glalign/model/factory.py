@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from glalign.errors import GlalignError
-from glalign.hub import from_pretrained, load_config, load_pretrained, quiet_transformers, refuse_non_finite  # noqa: F401
+from glalign.hub import (  # noqa: F401  (quiet_transformers, refuse_non_finite: re-exported for old callers)
+    from_pretrained, load_config, load_pretrained, quiet_transformers, refuse_non_finite,
+)
 from glalign.model.configuration import GLAlignConfig, read_run_config  # noqa: F401
 from glalign.model.encoders import EncoderSpec, build_image_encoder, build_text_encoder, text_context, text_kind_of
 from glalign.model.glalign import GLAlignModel

@@ -83,6 +83,7 @@ class Embedder:
         which must be the one it was distilled against (same fingerprint)."""
         from transformers import AutoTokenizer
 
+        from glalign.hub import from_pretrained
         from glalign.model.student import TextStudent
 
         clip = Path(student["image_tower"])
@@ -92,7 +93,7 @@ class Embedder:
         self._load_clip(clip)
         try:
             self.text_model = TextStudent.from_folder(self.source).to(self.device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.source), local_files_only=True)
+            self.tokenizer = from_pretrained(AutoTokenizer, self.source)
         except (OSError, ValueError, KeyError) as exc:
             raise GlalignError(f"{self.source}: cannot load the text student offline "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
@@ -102,15 +103,12 @@ class Embedder:
         from safetensors import SafetensorError
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
-        from glalign.model.encoders import refuse_non_finite
-        from glalign.model.factory import quiet_transformers
+        from glalign.hub import from_pretrained, refuse_non_finite
 
         try:
-            with quiet_transformers():
-                model = CLIPModel.from_pretrained(str(source), local_files_only=True)
-            self.model = model.to(self.device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
-            proc = AutoImageProcessor.from_pretrained(str(source), local_files_only=True)
+            self.model = from_pretrained(CLIPModel, source).to(self.device).eval()
+            self.tokenizer = from_pretrained(AutoTokenizer, source)
+            proc = from_pretrained(AutoImageProcessor, source)
         except (OSError, ValueError, SafetensorError) as exc:
             raise GlalignError(f"{source}: cannot load a CLIP model, tokenizer and image processor offline "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
