@@ -89,7 +89,6 @@ def load_dataset(root, fmt: str = "auto", lang: str | None = None, skip_bad: boo
     return Dataset(root=root, format=fmt, caption_file=path, records=records, lang=lang, skipped=skipped)
 
 
-
 def _entry_record(src: str, e: dict, img_root: Path, mask_root: Path, lang, check_images: bool, seen: dict):
     """(problem, None) for an entry that cannot be used, else (None, its Record); `seen` maps the
     file paths taken so far to their entry."""

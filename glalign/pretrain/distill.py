@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 
 from glalign.errors import GlalignError
-from glalign.model.student import PROJECTION_FILE, POOLING, STUDENT_FILE, TextStudent, read_student  # noqa: F401
+from glalign.model.student import POOLING, PROJECTION_FILE, STUDENT_FILE, TextStudent, read_student  # noqa: F401
 from glalign.pretrain import common
+
 
 @dataclass
 class DistillConfig:

@@ -76,6 +76,7 @@ def _rank_order(rows) -> list[dict]:
                                     "non-decreasing; a CMC value cannot fall as k grows"})
     return found
 
+
 def _reference_swaps(rows) -> list[dict]:
     """Numbers the text quotes that the tables attribute to another method (swapped references)."""
     found: list[dict] = []
@@ -94,6 +95,7 @@ def _reference_swaps(rows) -> list[dict]:
                                     f"and attributes {c.value:.2f}% to {who}"})
     return found
 
+
 def _text_encoder(rows) -> list[dict]:
     """Vietnamese results listed with GPT-2 while Section 3 and Table 1 say PhoBERT."""
     found: list[dict] = []
@@ -106,6 +108,7 @@ def _text_encoder(rows) -> list[dict]:
                                     f"Section 3 and Table 1 attribute Vietnamese results to "
                                     f"{', '.join(sorted(vi_text))}"})
     return found
+
 
 def _dataset_mismatches(rows) -> list[dict]:
     """Table 1 vs Tables 8-10: the same Rank-1 given for a different dataset."""
@@ -121,6 +124,7 @@ def _dataset_mismatches(rows) -> list[dict]:
                               "detail": f"{r.method} Rank-1 {r.rank1:.2f}% is on {r.dataset} in Table 1 "
                                         f"but on {dataset_of} ({h.scenario}) in Table {h.table}"})
     return found
+
 
 def _ablation_gains(rows) -> list[dict]:
     """Ablation gains quoted in Section 4.3.3 against Table 11."""
@@ -143,6 +147,7 @@ def _ablation_gains(rows) -> list[dict]:
                                     "on 100 identities of 3000VnPerson-Search"})
     return found
 
+
 def _table2_sums(rows) -> list[dict]:
     """Table 2's totals and percentages."""
     found: list[dict] = []
@@ -159,6 +164,7 @@ def _table2_sums(rows) -> list[dict]:
                                     f"not {r.coverage}%"})
     return found
 
+
 def _temperature(rows) -> list[dict]:
     """The temperature: logits = cos * exp(t) with t = 0.07 scales by 1.07, not by 1/0.07."""
     found: list[dict] = []
@@ -169,6 +175,7 @@ def _temperature(rows) -> list[dict]:
                             "This package follows CLIP"})
     return found
 
+
 def _split_arithmetic(rows) -> list[dict]:
     """Split arithmetic: 11,003 train + 1,000 test of 13,003 identities leaves 1,000 unaccounted for."""
     found: list[dict] = []
@@ -178,6 +185,7 @@ def _split_arithmetic(rows) -> list[dict]:
                       "detail": f"{CUHK_TRAIN_IDS} train + {CUHK_TEST_IDS} test identities of {CUHK_IDS} "
                                 f"leaves {left} unnamed (CUHK-PEDES's standard validation split)"})
     return found
+
 
 def _description_count(rows) -> list[dict]:
     """Two descriptions per image do not give Table 3's description count."""
