@@ -55,18 +55,8 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
         for b, (r, us) in enumerate(zip(chunk, chunk_units)):
             emb = text_emb[offset:offset + len(us)]
             offset += len(us)
-            for k in sorted({u.caption for u in us}):
-                idx = [i for i, u in enumerate(us) if u.caption == k]
-                for p in match(region_emb[b], present[b], emb[idx], min_margin, per_region):
-                    u, part = us[idx[p.sentence]], PARTS[p.region]
-                    pairs.append({"file_path": r.file_path, "caption": k, "unit": u.index, "text": u.text,
-                                  "part": part, "box": list(r.regions[part]), "score": round(p.score, 5),
-                                  "reliability": round(p.reliability, 5)})
-                    mined.append((r.file_path, k, u.index, part))
-                    margin_of.append(p.reliability)
-            for u in us:
-                if u.truth in r.regions:
-                    truth.append((r.file_path, u.caption, u.index, u.truth))
+            _match_image(r, us, region_emb[b], present[b], emb, min_margin, per_region, pairs, mined, margin_of)
+            truth += [(r.file_path, u.caption, u.index, u.truth) for u in us if u.truth in r.regions]
     seconds = time.perf_counter() - t0
     if baseline and captions == "long":
         add_lexicon(units, lang)
@@ -78,23 +68,46 @@ def mine(root, model, lang: str = "en", captions: str = "long", min_margin: floa
                "split": split, "images": len(records), "units": sum(map(len, units.values())), "pairs": len(pairs),
                "seconds": round(seconds, 3), "seconds_per_1000_images": round(1000 * seconds / len(records), 2)}
     if truth:
-        for method, found in (("rsm", mined), ("lexicon", lexicon))[:2 if baseline else 1]:
-            precision, recall = quality(found, truth)
-            summary[method] = {"precision": precision, "recall": recall, "hits": len(set(found) & set(truth)),
-                               "mined": len(set(found)), "truth": len(set(truth))}
-    if truth and margins:
-        summary["curve"] = []
-        for m in margins:
-            kept = [key for key, r in zip(mined, margin_of) if r >= m]
-            precision, recall = quality(kept, truth)
-            summary["curve"].append({"min_margin": m, "precision": precision, "recall": recall,
-                                     "mined": len(set(kept))})
+        summary.update(_quality(mined, lexicon if baseline else None, truth, margin_of, margins))
     if write:
         path = root / f"rsm_pairs.{lang}.{captions}.json"
         write_json(path, {k: v for k, v in summary.items() if k not in ("seconds", "seconds_per_1000_images")}
                    | {"pairs": pairs}, indent=None)
         summary["path"] = str(path)
     return summary
+
+
+def _match_image(r, us, region_emb, present, emb, min_margin: float, per_region: int, pairs: list, mined: list,
+                 margin_of: list) -> None:
+    """One image: each caption's units matched to the image's regions; the kept pairs appended."""
+    for k in sorted({u.caption for u in us}):
+        idx = [i for i, u in enumerate(us) if u.caption == k]
+        for p in match(region_emb, present, emb[idx], min_margin, per_region):
+            u, part = us[idx[p.sentence]], PARTS[p.region]
+            pairs.append({"file_path": r.file_path, "caption": k, "unit": u.index, "text": u.text,
+                          "part": part, "box": list(r.regions[part]), "score": round(p.score, 5),
+                          "reliability": round(p.reliability, 5)})
+            mined.append((r.file_path, k, u.index, part))
+            margin_of.append(p.reliability)
+
+
+def _quality(mined: list, lexicon: list | None, truth: list, margin_of: list, margins) -> dict:
+    """Precision and recall of RSM's pairs (and of the lexicon's, unless None) against ground
+    truth, and with `margins` RSM's at each margin (from the same assignment: a margin only drops pairs)."""
+    out = {}
+    for method, found in (("rsm", mined), ("lexicon", lexicon)):
+        if found is None:
+            continue
+        precision, recall = quality(found, truth)
+        out[method] = {"precision": precision, "recall": recall, "hits": len(set(found) & set(truth)),
+                       "mined": len(set(found)), "truth": len(set(truth))}
+    if margins:
+        out["curve"] = []
+        for m in margins:
+            kept = [key for key, r in zip(mined, margin_of) if r >= m]
+            precision, recall = quality(kept, truth)
+            out["curve"].append({"min_margin": m, "precision": precision, "recall": recall, "mined": len(set(kept))})
+    return out
 
 
 def quality_table(roots, model, out_csv=None, langs=("en", "vi"), min_margin: float = 0.05,
