@@ -67,8 +67,8 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
     from glalign.data.regions import load_regions
     from glalign.errors import GlalignError
     from glalign.rogle.embedder import Embedder, region_embeddings
-    from glalign.rogle.units import caption_units, keyword_parts
-    from glalign.text.phrases import dataset_cache_dir
+    from glalign.data.formats import dataset_cache_dir
+    from glalign.rogle.units import keyword_parts
 
     if queries not in ("long", "short"):
         raise GlalignError(f"unknown queries {queries!r}; choose short or long")
@@ -83,22 +83,8 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
     absent = {p: int((boxed[:, j] & ~present[:, j]).sum()) for j, p in enumerate(PARTS)}
     keep = np.nonzero(present)
     region_emb = emb[keep]
-    regions = {"image": [], "part": [], "pid": [], "attributes": []}
-    for b, j in zip(*keep):
-        r, part = records[b], PARTS[j]
-        regions["image"].append(r.file_path)
-        regions["part"].append(part)
-        regions["pid"].append(r.pid)
-        regions["attributes"].append(attribute_key(r.attributes.get(part)))
-    found = []  # (record index, text, part, words)
-    if queries == "long":
-        for b, r in enumerate(records):
-            for c in r.long_captions.get(lang, []):
-                found += [(b, s.text, s.part, s.words) for s in c.sentences if s.part is not None]
-    else:
-        units = caption_units(root, records, lang, "short")
-        for b, r in enumerate(records):
-            found += [(b, u.text, u.truth, ()) for u in units[r.file_path] if u.truth in r.regions]
+    regions = _gallery_regions(records, keep)
+    found = _queries(root, records, lang, queries)
     if not found:
         raise GlalignError(f"{root}/regions.json: no {lang} {queries}-caption queries with a region in the "
                            f"{split} split")
@@ -120,6 +106,35 @@ def evaluate_local(root, model, lang: str = "en", split: str = "test", region_mo
     out.update(head, grounding=next(r["value"] for r in rows if r["test"] == "grounding" and r["part"] == "all"),
                rows=rows)
     return out
+
+
+def _gallery_regions(records, keep) -> dict[str, list]:
+    """The present regions' image, part, person and annotated look, in gallery order."""
+    regions = {"image": [], "part": [], "pid": [], "attributes": []}
+    for b, j in zip(*keep):
+        r, part = records[b], PARTS[j]
+        regions["image"].append(r.file_path)
+        regions["part"].append(part)
+        regions["pid"].append(r.pid)
+        regions["attributes"].append(attribute_key(r.attributes.get(part)))
+    return regions
+
+
+def _queries(root, records, lang: str, queries: str) -> list[tuple]:
+    """(record index, text, part, words) of every query: long-caption sentences that name a region,
+    or the short captions' noun phrases whose ground-truth part the image has a region for."""
+    from glalign.rogle.units import caption_units
+
+    found = []
+    if queries == "long":
+        for b, r in enumerate(records):
+            for c in r.long_captions.get(lang, []):
+                found += [(b, s.text, s.part, s.words) for s in c.sentences if s.part is not None]
+    else:
+        units = caption_units(root, records, lang, "short")
+        for b, r in enumerate(records):
+            found += [(b, u.text, u.truth, ()) for u in units[r.file_path] if u.truth in r.regions]
+    return found
 
 
 def format_table(out: dict) -> str:
