@@ -61,7 +61,6 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
     head = [by_slot[s] for s in ("hair", "hat", "glasses") if s in by_slot]
     garments = [by_slot[s] for s in ("upper", "lower", "shoes") if s in by_slot]
     acc = by_slot.get("accessory")
-    acc_verb = {"backpack": "carries", "handbag": "holds", "umbrella": "holds", "phone": "is holding"}
     if style == "terse":
         parts = [say(m) for m in garments]
         text = f"{choice(rng, ['A', 'The'])} {subj} in {join_en(parts)}."
@@ -69,28 +68,40 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
             text = text[:-1] + f" with {say(acc)}."
         return text + context_text(context or [], "en", pron, rendered), rendered
     head_txt = [say(m, article=m["slot"] != "hair") for m in head]
-    if style == "full":
-        if rng.random() < 0.3:
-            garments = [garments[i] for i in rng.permutation(len(garments))]
-        opener = f"A {subj}" + (f" with {join_en(head_txt)}" if head_txt else "")
-        text = f"{opener} is wearing {join_en([say(m) for m in garments])}."
-        if acc:
-            text += f" {pron} {acc_verb[acc['type']]} {say(acc)}."
-        return text + context_text(context or [], "en", pron, rendered), rendered
-    if style == "list":
-        text = f"The {subj} has {join_en(head_txt)}." if head_txt else f"The {subj} is walking."
-        up = [m for m in garments if m["slot"] == "upper"]
-        rest = [m for m in garments if m["slot"] != "upper"]
-        if up:
-            text += f" {pron} wears {say(up[0])}."
-        if rest:
-            text += f" {pron} also has on {join_en([say(m) for m in rest])}."
-        if acc:
-            text += f" {pron} {acc_verb[acc['type']]} {say(acc)} in {poss} hand." if acc["type"] != "backpack" \
-                else f" A {say(acc, article=False)} is on {poss} back."
-        return text + context_text(context or [], "en", pron, rendered), rendered
-    # long: the view sentence (if any) opens the caption
-    views = [k for k in context or [] if k in ("front", "back", "side")]
+    writer = {"full": _full, "list": _listed}.get(style, _long)
+    return writer(say, subj, pron, poss, head_txt, garments, acc, rng, context or [], rendered), rendered
+
+
+ACC_VERB = {"backpack": "carries", "handbag": "holds", "umbrella": "holds", "phone": "is holding"}
+
+
+def _full(say, subj, pron, poss, head_txt, garments, acc, rng, context, rendered) -> str:
+    if rng.random() < 0.3:
+        garments = [garments[i] for i in rng.permutation(len(garments))]
+    opener = f"A {subj}" + (f" with {join_en(head_txt)}" if head_txt else "")
+    text = f"{opener} is wearing {join_en([say(m) for m in garments])}."
+    if acc:
+        text += f" {pron} {ACC_VERB[acc['type']]} {say(acc)}."
+    return text + context_text(context, "en", pron, rendered)
+
+
+def _listed(say, subj, pron, poss, head_txt, garments, acc, rng, context, rendered) -> str:
+    text = f"The {subj} has {join_en(head_txt)}." if head_txt else f"The {subj} is walking."
+    up = [m for m in garments if m["slot"] == "upper"]
+    rest = [m for m in garments if m["slot"] != "upper"]
+    if up:
+        text += f" {pron} wears {say(up[0])}."
+    if rest:
+        text += f" {pron} also has on {join_en([say(m) for m in rest])}."
+    if acc:
+        text += f" {pron} {ACC_VERB[acc['type']]} {say(acc)} in {poss} hand." if acc["type"] != "backpack" \
+            else f" A {say(acc, article=False)} is on {poss} back."
+    return text + context_text(context, "en", pron, rendered)
+
+
+def _long(say, subj, pron, poss, head_txt, garments, acc, rng, context, rendered) -> str:
+    """The long style: the view sentence (if any) opens the caption, one sentence per garment."""
+    views = [k for k in context if k in ("front", "back", "side")]
     text = f"This {subj} is walking." + context_text(views, "en", pron, rendered)
     if head_txt:
         text += f" {pron} has {join_en(head_txt)}."
@@ -103,5 +114,5 @@ def write_en(person: Person, mentions: list[dict], style: str, rng, cond: Condit
         else:
             text += f" {pron} is wearing {say(m)}."
     if acc:
-        text += f" {pron} {acc_verb[acc['type']]} {say(acc)}."
-    return text + context_text([k for k in context or [] if k not in views], "en", pron, rendered), rendered
+        text += f" {pron} {ACC_VERB[acc['type']]} {say(acc)}."
+    return text + context_text([k for k in context if k not in views], "en", pron, rendered)
