@@ -43,5 +43,22 @@ def test_synthpedes_domain_bytes_are_the_recorded_ones(tmp_path):
     _check("synthpedes_A_24ids_seed3", found)
 
 
+def test_long_form_captions_are_the_recorded_ones(tmp_path):
+    """ROGLE's regions.json (boxes, long captions, their sentences' parts and words) of that domain."""
+    from glalign.data.synth import generate_domain
+    from glalign.data.synth_longform import add_longform
+
+    generate_domain(tmp_path / "A", "A", n_ids=24, seed=3, progress=False, val_ids=0)
+    add_longform(tmp_path / "A")
+    _check("synthpedes_A_24ids_seed3_regions", tree_digest(tmp_path / "A", ["regions.json"]))
+
+
+def test_tiny_stand_ins_are_the_recorded_ones(tiny_workspace_seed):
+    """The tiny profile's SynthCLIP, SynthPhoBERT and SynthParser, pretrained once per test run."""
+    pretrained = tiny_workspace_seed / "pretrained"
+    names = [f"{m}/model.safetensors" for m in ("synthclip", "synthphobert", "synthparser")]
+    _check("tiny_stand_ins", tree_digest(pretrained, names))
+
+
 def test_tiny_run_weights_are_the_recorded_ones(tiny_run):
     _check("tiny_run_4_epochs", tree_digest(tiny_run, ["model.safetensors"]))
