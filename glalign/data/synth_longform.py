@@ -111,26 +111,7 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
     out = []
     head = [by_slot[s] for s in ("hair", "hat", "glasses") if s in by_slot]
     if head:
-        hair = [m for m in head if m["slot"] == "hair"]
-        rest = [m for m in head if m["slot"] != "hair"]
-        if lang == "en":
-            hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
-            rest_txt = join_en([phrase(m) for m in rest])
-            if style == "detailed" and hair and rest:
-                out += [sentence(hair_txt + ".", "HEAD"),
-                        sentence(f"On {poss} head {fill['p']} also wears {rest_txt}.", "HEAD")]
-            else:
-                text = " and wears ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} wears {rest_txt}") if x)
-                out.append(sentence(text + ".", "HEAD"))
-        else:
-            hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
-            rest_txt = join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
-            if style == "detailed" and hair and rest:
-                out += [sentence(hair_txt + ".", "HEAD"),
-                        sentence(f"Trên đầu, {fill['p']} còn {rest_txt}.", "HEAD")]
-            else:
-                text = " và ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} {rest_txt}") if x)
-                out.append(sentence(text + ".", "HEAD"))
+        out += _head_sentences(head, lang, style, pron, poss, fill, phrase, sentence)
     for slot, part in (("upper", "UPPERBODY"), ("lower", "LOWERBODY"), ("shoes", "SHOES")):
         m = by_slot.get(slot)
         if m is None:
@@ -148,6 +129,27 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
                 else f"{pron} {VI_VERB[acc['type']]} một chiếc {phrase(acc)}.")
         out.append(sentence(text, "OTHERS"))
     return out
+
+
+def _head_sentences(head: list[dict], lang: str, style: str, pron: str, poss: str, fill: dict, phrase,
+                    sentence) -> list[dict]:
+    """The HEAD sentences: hair, then hat and glasses (two sentences in the detailed style)."""
+    hair = [m for m in head if m["slot"] == "hair"]
+    rest = [m for m in head if m["slot"] != "hair"]
+    if lang == "en":
+        hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
+        rest_txt = join_en([phrase(m) for m in rest])
+        if style == "detailed" and hair and rest:
+            return [sentence(hair_txt + ".", "HEAD"),
+                    sentence(f"On {poss} head {fill['p']} also wears {rest_txt}.", "HEAD")]
+        text = " and wears ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} wears {rest_txt}") if x)
+        return [sentence(text + ".", "HEAD")]
+    hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
+    rest_txt = join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
+    if style == "detailed" and hair and rest:
+        return [sentence(hair_txt + ".", "HEAD"), sentence(f"Trên đầu, {fill['p']} còn {rest_txt}.", "HEAD")]
+    text = " và ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} {rest_txt}") if x)
+    return [sentence(text + ".", "HEAD")]
 
 
 EN_LOWER_DETAIL = {"pants": "The trousers reach down to {poss} ankles.", "jeans": "The jeans reach down to {poss} ankles.",
