@@ -4,7 +4,7 @@
     scores = glalign.similarity(model, processor, ["a.png", "b.png"], ["a man in a red shirt"])
 
 `similarity` is what `glalign evaluate` ranks by and `glalign search` returns: the same encoders,
-the same preprocessing (the run's GLAlignProcessor) and the same fusion (glalign.fusion)."""
+the same preprocessing (the run's GLAlignProcessor) and the same fusion (glalign.retrieval.fusion)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Contract: `evaluate` and `search` fuse the same scores, raw and zscore, through glalign.fusion.
+"""Contract: `evaluate` and `search` fuse the same scores, raw and zscore, through glalign.retrieval.fusion.
 
 The search gallery is the test split's images (and their masks) copied into a dataset-shaped folder,
 so both rank the same images; every caption of the first test images is scored both ways."""

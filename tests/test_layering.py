@@ -23,7 +23,7 @@ LAYERS = {  # module prefix -> layer rank (the longest matching prefix decides)
     "glalign.hub": 0, "glalign.config": 0,
     "glalign.data": 1, "glalign.text": 1, "glalign.parsing": 1,
     "glalign.model": 2,
-    "glalign.retrieval": 3, "glalign.evaluate": 3, "glalign.fusion": 3, "glalign.metrics": 3, "glalign.stats": 3,
+    "glalign.retrieval": 3, "glalign.evaluate": 3, "glalign.metrics": 3, "glalign.stats": 3,
     "glalign.index": 3, "glalign.search": 3, "glalign.rogle": 3, "glalign.rsm": 3, "glalign.local_protocol": 3,
     "glalign.training": 4, "glalign.selection": 4, "glalign.train": 4, "glalign.checkpoint": 4, "glalign.pretrain": 4,
     "glalign.repro": 5, "glalign.scenarios": 5, "glalign.reproduce": 5, "glalign.summary": 5, "glalign.paper": 5,

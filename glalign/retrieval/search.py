@@ -197,7 +197,7 @@ class GalleryIndex:
 
     def _fused(self, text: str, alpha: float | None, fusion: str) -> np.ndarray:
         """(1, G) fused scores of the whole gallery: zscore standardises each score over it, through
-        glalign.fusion.combine, as evaluate does."""
+        glalign.retrieval.fusion.combine, as evaluate does."""
         from glalign.retrieval.fusion import check_fusion, combine
 
         check_fusion(fusion)
