@@ -89,11 +89,8 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
     """Distil the MLM folder `mlm` into the text space of the CLIP folder `clip` on the parallel
     captions of `corpora`; the student folder `out` (skipped when it already holds this one)."""
     import numpy as np
-    import pandas as pd
-    from tqdm.auto import tqdm
 
     from glalign.hub import load_tokenizer_files
-    from glalign.io import write_csv, write_json
     from glalign.rogle.embedder import model_fingerprint
     from glalign.text.tokenizers import segment_vietnamese
 
@@ -123,41 +120,65 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
                     return_tensors="pt")
     pid_index = {p: i for i, p in enumerate(dict.fromkeys(who))}
     pids = torch.tensor([pid_index[p] for p in who])
-
-    from glalign.model.losses import symmetric_ce
-
     steps_per_epoch = max(1, len(en) // cfg.batch_size)
     opt = common.adamw(student, cfg.lr, cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, common.warmup_cosine(steps_per_epoch * cfg.epochs,
                                                                          cfg.warmup_fraction))
     history = []
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(en), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        student.train()
-        total, cos_total, t0 = 0.0, 0.0, time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"distil epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not progress, leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            mask = tok["attention_mask"][idx]
-            n = int(mask.sum(1).max())
-            s = student(tok["input_ids"][idx, :n], mask[:, :n])
-            t = teacher[idx]
-            cos = (s * t).sum(-1).mean()
-            loss = (1 - cos) + cfg.contrastive_weight * symmetric_ce(s, t, torch.tensor(1 / cfg.temperature),
-                                                                     pids[idx])
-            if not torch.isfinite(loss):
-                raise GlalignError(f"distillation diverged at epoch {epoch + 1}, step {step + 1}; lower the "
-                                   f"learning rate ({cfg.lr:g} now)")
-            common.step(student, opt, sched, loss)
-            total += float(loss.detach())
-            cos_total += float(cos.detach())
+        t0 = time.perf_counter()
+        total, cos_total = _distil_epoch(student, opt, sched, cfg, epoch, tok, teacher, pids, steps_per_epoch,
+                                         progress)
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "cosine": cos_total / steps_per_epoch,
                         "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0})
         if progress:
             print(f"distil epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]['loss']:.4f}, "
                   f"cosine to the teacher {history[-1]['cosine']:.3f}")
     student.eval()
+    _save_student(out, overwrite, student, tokenizer, history, clip, mlm, {
+        "kind": "rsm-student", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
+        "corpus": [str(c) for c in corpora], "corpus_fingerprint": corpus_fp, "pairs": len(en),
+        "seconds": time.perf_counter() - t_start, "seconds_teacher": t_teacher, "seconds_segment": t_segment})
+    return out
+
+
+def _distil_epoch(student, opt, sched, cfg: DistillConfig, epoch: int, tok, teacher, pids, steps_per_epoch: int,
+                  progress: bool) -> tuple[float, float]:
+    """One epoch in a seeded order; returns the summed loss and the summed cosine to the teacher."""
+    from tqdm.auto import tqdm
+
+    from glalign.model.losses import symmetric_ce
+
+    order = torch.randperm(len(pids), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+    student.train()
+    total, cos_total = 0.0, 0.0
+    bar = tqdm(range(steps_per_epoch), desc=f"distil epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not progress, leave=False)
+    for step in bar:
+        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        mask = tok["attention_mask"][idx]
+        n = int(mask.sum(1).max())
+        s = student(tok["input_ids"][idx, :n], mask[:, :n])
+        t = teacher[idx]
+        cos = (s * t).sum(-1).mean()
+        loss = (1 - cos) + cfg.contrastive_weight * symmetric_ce(s, t, torch.tensor(1 / cfg.temperature), pids[idx])
+        if not torch.isfinite(loss):
+            raise GlalignError(f"distillation diverged at epoch {epoch + 1}, step {step + 1}; lower the "
+                               f"learning rate ({cfg.lr:g} now)")
+        common.step(student, opt, sched, loss)
+        total += float(loss.detach())
+        cos_total += float(cos.detach())
+    return total, cos_total
+
+
+def _save_student(out: Path, overwrite: bool, student, tokenizer, history: list, clip: Path, mlm: Path,
+                  meta: dict) -> None:
+    """The student folder, written atomically; rsm_student.json names the image tower it pairs with."""
+    import pandas as pd
+
+    from glalign.io import write_csv, write_json
+    from glalign.rogle.embedder import model_fingerprint
+
     with common.staged(out, overwrite) as stage:
         student.save(stage)
         tokenizer.save_pretrained(stage)
@@ -166,8 +187,4 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
             "kind": "rsm-text-student", "lang": "vi", "image_tower": str(clip.resolve()),
             "image_tower_fingerprint": model_fingerprint(clip), "teacher": str(clip.resolve()),
             "initialised_from": str(mlm.resolve()), "pooling": POOLING, "word_segmentation": "underthesea"})
-        write_json(stage / "pretrain_config.json", {
-            "kind": "rsm-student", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
-            "corpus": [str(c) for c in corpora], "corpus_fingerprint": corpus_fp, "pairs": len(en),
-            "seconds": time.perf_counter() - t_start, "seconds_teacher": t_teacher, "seconds_segment": t_segment})
-    return out
+        write_json(stage / "pretrain_config.json", meta)
