@@ -217,11 +217,7 @@ def _clip_epoch(model, opt, sched, cfg: ClipPretrainConfig, epoch: int, tok, ima
         txt = model.get_text_features(input_ids=ids.to(device), attention_mask=mask.to(device)).pooler_output
         loss = symmetric_ce(F.normalize(img, dim=-1), F.normalize(txt, dim=-1),
                             model.logit_scale.exp().clamp(max=100.0), pair_pid[idx].to(device))
-        if not torch.isfinite(loss):
-            raise GlalignError(f"SynthCLIP pretraining diverged at epoch {epoch + 1}, step {step + 1} (loss "
-                               f"{float(loss)}); lower the learning rate ({cfg.lr:g} now)")
-        common.step(model, opt, sched, loss)
-        total += float(loss.detach())
+        total += common.checked_step(model, opt, sched, loss, "SynthCLIP pretraining", epoch, step, cfg.lr)
         bar.set_postfix(loss=f"{total / (step + 1):.3f}")
     return total
 

@@ -136,3 +136,15 @@ def step(model, opt, sched, loss, max_norm: float = 5.0) -> None:
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
     opt.step()
     sched.step()
+
+
+def checked_step(model, opt, sched, loss, what: str, epoch: int, step_index: int, lr: float) -> float:
+    """`step` after refusing a non-finite loss (a GlalignError naming the model, epoch and step,
+    with the fix); returns the loss as a float, for the epoch's sum."""
+    import torch
+
+    if not torch.isfinite(loss):
+        raise GlalignError(f"{what} diverged at epoch {epoch + 1}, step {step_index + 1} (loss {float(loss)}); "
+                           f"lower the learning rate ({lr:g} now)")
+    step(model, opt, sched, loss)
+    return float(loss.detach())

@@ -162,11 +162,7 @@ def _distil_epoch(student, opt, sched, cfg: DistillConfig, epoch: int, tok, teac
         t = teacher[idx]
         cos = (s * t).sum(-1).mean()
         loss = (1 - cos) + cfg.contrastive_weight * symmetric_ce(s, t, torch.tensor(1 / cfg.temperature), pids[idx])
-        if not torch.isfinite(loss):
-            raise GlalignError(f"distillation diverged at epoch {epoch + 1}, step {step + 1}; lower the "
-                               f"learning rate ({cfg.lr:g} now)")
-        common.step(student, opt, sched, loss)
-        total += float(loss.detach())
+        total += common.checked_step(student, opt, sched, loss, "distillation", epoch, step, cfg.lr)
         cos_total += float(cos.detach())
     return total, cos_total
 

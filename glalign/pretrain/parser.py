@@ -223,11 +223,7 @@ def _parser_epoch(model, opt, sched, cfg: ParserPretrainConfig, epoch: int, imag
         logits = model(pixel_values=x).logits  # 1/4 resolution; upsampled for the loss, as SegFormer does
         logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         loss = F.cross_entropy(logits, y.long().to(dev), weight=weight)
-        if not torch.isfinite(loss):
-            raise GlalignError(f"SynthParser training diverged at epoch {epoch + 1}, step {step + 1}; lower the "
-                               f"learning rate ({cfg.lr:g} now)")
-        common.step(model, opt, sched, loss)
-        total += float(loss.detach())
+        total += common.checked_step(model, opt, sched, loss, "SynthParser training", epoch, step, cfg.lr)
         bar.set_postfix(loss=f"{total / (step + 1):.3f}")
     return total
 
