@@ -28,8 +28,6 @@ CONTEXT = {
 
 
 CONTEXT_RATE = {"terse": 0.2, "full": 0.5, "list": 0.6, "long": 0.8}  # chance of a setting/look sentence
-
-
 VIEW_RATE = {"terse": 0.0, "full": 0.2, "list": 0.3, "long": 1.0}    # chance of a view sentence
 
 

@@ -14,8 +14,6 @@ EN_COLOUR["gray"] = ["gray", "grey"]
 
 
 EN_HAIR_COLOUR = {"black": ["black"], "brown": ["brown"], "yellow": ["blonde", "yellow"], "gray": ["gray"]}
-
-
 VI_COLOUR = {"black": ["đen"], "white": ["trắng"], "red": ["đỏ"], "green": ["xanh lá", "xanh"],
              "blue": ["xanh dương", "xanh"], "yellow": ["vàng"], "gray": ["xám", "ghi"], "brown": ["nâu"],
              "pink": ["hồng"], "purple": ["tím"], "orange": ["cam"]}
@@ -49,8 +47,6 @@ PART_OF = {"hair": "HEAD", "hat": "HEAD", "glasses": "HEAD", "upper": "UPPERBODY
 
 # What a machine translator emits: one fixed word per meaning, no synonyms.
 MT_EN = {k: v[0] for k, v in EN_NOUN.items()} | {"t-shirt": "T-shirt"}
-
-
 MT_VI = {k: v[0] for k, v in VI_NOUN.items()}
 
 
@@ -105,8 +101,6 @@ WRONG_SENSE_PART = {"váy yếm": "LOWERBODY", "mũ trùm": "HEAD"}
 # Share of translated part mentions (of a type with a wrong sense) that get one, by source language
 # (calibrated: about 18.5% of translated NPs mismatch their part, the paper's Section 5.2 estimate).
 MT_SENSE_ERROR = {"en": 0.435, "vi": 0.45}
-
-
 TYPE_PART = {"hair": "HEAD", "hat": "HEAD", "glasses": "HEAD"} | {t: "UPPERBODY" for t in UPPER_TYPES} \
     | {t: "LOWERBODY" for t in LOWER_TYPES} | {t: "SHOES" for t in SHOE_TYPES} \
     | {t: "OTHERS" for t in ACCESSORIES if t != "none"}
@@ -125,14 +119,10 @@ def reverse_vocab(vocab) -> dict:
 
 
 EN_COLOUR_REV = reverse_vocab(EN_COLOUR) | {"blonde": ["yellow"]}
-
-
 VI_COLOUR_REV = reverse_vocab(VI_COLOUR)
 
 
 EN_NOUN_REV = reverse_vocab({k: EN_NOUN[k] + EN_HELD_OUT.get(k, []) for k in EN_NOUN})
-
-
 VI_NOUN_REV = reverse_vocab({k: VI_NOUN[k] + VI_HELD_OUT.get(k, []) for k in VI_NOUN})
 
 

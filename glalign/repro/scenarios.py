@@ -35,16 +35,12 @@ SCENARIOS = {s.name: s for s in (
 
 
 SV2_IDS = 100  # the paper's SV2 tests on 100 identities (a fifth of a smaller test split)
-
-
 VARIANTS = {"full": 0.5, "global-only": 1.0, "local-only": 0.0}
 
 
 # Part masks a run trains and is tested on: SynthParser's estimates, as the paper's regions come from a
 # parsing network (ViTAA's), or the generator's pixel-exact ground truth (the oracle-masks ablation).
 MASKS = ("estimated", "oracle")
-
-
 LOCAL_SUPERVISION = ("lexicon", "rsm")  # GLAlign's keyword lexicon, ROGLE's mined region-sentence pairs
 
 
@@ -53,8 +49,6 @@ RSM_SETTINGS = {"region_mode": "crop", "min_margin": 0.05, "per_region": 1}  # h
 
 # The Vietnamese RSM judge (Workspace.rsm_judge): distilled on these domains' training captions
 RSM_JUDGE = {"domains": ("A", "B"), "distill": {}}
-
-
 ALPHA_SWEEP = (0.2, 0.5, 0.8)
 
 
@@ -101,8 +95,6 @@ def profile_settings(profile: str) -> dict:
 
 
 ALPHAS_TRAINED = (0.0, 0.25, 0.5, 0.75, 1.0)  # notebook 06: a run trained at each weight (SE1)
-
-
 SEEDS = (0, 1, 2)  # notebook 06: SE1's seed spread
 
 

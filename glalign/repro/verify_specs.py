@@ -45,8 +45,6 @@ class TableSpec:
 
 
 RANKS = ("R1", "R5", "R10", "mAP")
-
-
 MCNEMAR_INFO = ("n", "both_correct", "only_a", "only_b", "both_wrong", "discordant", "method", "statistic", "pvalue")
 
 
@@ -90,6 +88,4 @@ SPECS: dict[str, TableSpec] = {
 
 
 PER_QUERY_PREFIX = "per_query_"
-
-
 PER_QUERY_KEY = ("query", "pid", "image", "caption_index")  # the same queries in both runs

@@ -14,14 +14,10 @@ from glalign.retrieval.metrics import first_correct_rank, rank_metrics
 
 
 TESTS = ("retrieval (identity)", "retrieval (attribute)", "grounding", "foil (colour)", "foil (type)")
-
-
 RANK_KEYS = ("R1", "R5", "R10", "mAP")
 
 
 FOIL_KINDS = ("colour", "type")
-
-
 ROW_COLUMNS = ("test", "metric", "part", "value", "chance", "text_only", "n")
 
 

@@ -13,8 +13,6 @@ from glalign.text.sentences import split_many
 
 
 CAPTIONS = ("long", "short")
-
-
 UNIT = {"long": "sentence", "short": "noun phrase"}
 
 
