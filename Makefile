@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 test: $(STAMP)
 	mkdir -p $(IPYTHONDIR) $(JUPYTER_RUNTIME_DIR) $(MPLCONFIGDIR)
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests  # two single-thread workers: faster than one on both cores
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --durations=25 tests  # two single-thread workers: faster than one on both cores
 	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks
 
 reproduce: $(STAMP)

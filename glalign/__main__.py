@@ -1,5 +1,5 @@
 import sys
 
-from glalign.cli import main
+from glalign.cli.main import main
 
 sys.exit(main())

@@ -1,9 +1,10 @@
-"""Atomic file writes: a crash leaves the previous file (or none), never a half-written one."""
+"""Atomic writes: a crash leaves the previous file or folder (or none), never a half-written one."""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,6 +42,42 @@ def atomic_path(path: str | os.PathLike):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, prefix: str | None = None, suffix: str = "", exists: str = "replace",
+               aside: str | None = None, keep_on_error=None):
+    """Yield a new staging folder beside `path`; when the block succeeds, publish it at `path` in one
+    rename (with the permissions mkdir would give). The one staging-and-rename publisher of the
+    package (datasets, image caches, pretrained folders, checkpoints, results).
+
+    exists: "replace": a folder already at `path` is moved aside (to `aside`, a name beside it), then
+    removed after the rename; "keep": another process published it meanwhile, so theirs stays.
+    keep_on_error(stage) -> bool: leave a failed stage in place for inspection (else it is removed)."""
+    if exists not in ("replace", "keep"):
+        raise ValueError(f"exists={exists!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix or f".{path.name}.", suffix=suffix, dir=path.parent))
+    try:
+        yield stage
+        publish_mode(stage)
+        if path.exists() and exists == "keep":
+            shutil.rmtree(stage)
+            return
+        old = None
+        if path.exists():
+            old = path.parent / (aside or f".{path.name}.old-{os.getpid()}")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(stage, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        if stage.exists() and not (keep_on_error and keep_on_error(stage)):
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
 
 
 def write_text(path, text: str) -> None:

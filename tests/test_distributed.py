@@ -113,7 +113,7 @@ def _grad_process(rank: int, port: int, out: str) -> None:
 
 
 def _model_and_batch():
-    from glalign.bench import _RandomVocab, random_batch
+    from glalign.bench import RandomVocab as _RandomVocab, random_batch
     from glalign.model.factory import build_model
 
     cfg = TrainConfig.for_profile("tiny", region_mode="crop")
@@ -206,7 +206,7 @@ def test_nproc_shortcut_arguments(monkeypatch, tmp_path):
 
 
 def test_grad_checkpointing_gives_the_same_gradients():
-    from glalign.bench import _RandomVocab, random_batch
+    from glalign.bench import RandomVocab as _RandomVocab, random_batch
     from glalign.model.factory import build_model
     from glalign.model.task import GLAlignTask, enable_grad_checkpointing
 

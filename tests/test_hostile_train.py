@@ -197,8 +197,9 @@ def test_failed_train_leaves_no_folder(synth_a, tmp_path, monkeypatch):
 
 def test_internal_errors_say_they_are_bugs(capsys, monkeypatch):
     import glalign.cli as cli
+    import glalign.cli.repro as commands
 
-    monkeypatch.setattr(cli, "cmd_paper", lambda args: 1 / 0)
+    monkeypatch.setattr(commands, "cmd_paper", lambda args: 1 / 0)
     assert cli.main(["paper"]) == 1
     err = capsys.readouterr().err
     assert "ZeroDivisionError" in err and "this is a bug in glalign" in err
@@ -321,11 +322,12 @@ def test_config_files_inconsistent_or_absurd(capsys, synth_a, tmp_path, values, 
 
 def test_out_of_memory_is_not_reported_as_a_bug(capsys, monkeypatch):
     import glalign.cli as cli
+    import glalign.cli.repro as commands
 
     def oom(args):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
                            "tried to allocate 1099511628032 bytes")
-    monkeypatch.setattr(cli, "cmd_paper", oom)
+    monkeypatch.setattr(commands, "cmd_paper", oom)
     assert cli.main(["paper"]) == 2
     err = capsys.readouterr().err
     assert "out of memory" in err and "lower --batch-size" in err and "bug" not in err

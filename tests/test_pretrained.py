@@ -106,10 +106,11 @@ def test_a_checkpoint_of_another_architecture_is_refused(clip_folder, tmp_path):
     from transformers import GPT2Model
 
     from glalign.errors import GlalignError
-    from glalign.model.encoders import _load, text_kind_of
+    from glalign.hub import load_pretrained
+    from glalign.model.encoders import text_kind_of
 
     with pytest.raises(GlalignError, match="lacks .* weight"):
-        _load(GPT2Model, str(clip_folder))
+        load_pretrained(GPT2Model, str(clip_folder))
     assert text_kind_of(str(clip_folder)) == "clip"
     (tmp_path / "empty").mkdir()
     with pytest.raises(GlalignError, match="holds no config.json"):

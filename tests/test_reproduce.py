@@ -14,8 +14,9 @@ from glalign.reproduce import REPO, reproduce
 
 
 @pytest.fixture(scope="module")
-def tiny_results(tmp_path_factory):
+def tiny_results(tmp_path_factory, tiny_workdir):
     root = tmp_path_factory.mktemp("repro")
+    tiny_workdir(root / "work")  # datasets, pretrained folders and masks made once per test run
     out = reproduce("tiny", results_root=root / "results", workdir=root / "work", only=["00", "01", "04"], progress=False)
     return root, out
 

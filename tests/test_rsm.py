@@ -568,7 +568,7 @@ def test_global_tower_embeds_like_the_runs_global_branch(longform_domain, tmp_pa
 def test_local_protocol_with_short_queries_and_an_id_subset(longform_domain, tmp_path):
     from glalign.data.regions import load_regions
     from glalign.local_protocol import evaluate_local
-    from glalign.rsm import _units
+    from glalign.rsm import caption_units as _units
 
     texts = [c for e in json.loads((longform_domain / "reid_raw.json").read_text()) for c in e["captions"]]
     model = _tiny_clip(tmp_path / "clip", texts)

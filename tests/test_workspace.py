@@ -10,8 +10,8 @@ from glalign.scenarios import Workspace
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    return Workspace("tiny", tmp_path_factory.mktemp("ws") / "tiny")
+def ws(tmp_path_factory, tiny_workdir):
+    return Workspace("tiny", tiny_workdir(tmp_path_factory.mktemp("ws") / "tiny"))
 
 
 def test_run_configs_pair_the_pretrained_towers_as_the_paper(ws):

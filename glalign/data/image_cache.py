@@ -17,13 +17,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from glalign import PARTS
+from glalign.constants import PARTS
+from glalign.io import atomic_dir
 
 ARRAYS = ("images", "labels", "present")  # the .npy files of a cache folder
 
@@ -77,7 +77,7 @@ class ImageCache:
 
 
 def cache_folder(root, store, fp: str) -> Path:
-    from glalign.text.phrases import dataset_cache_dir
+    from glalign.data.formats import dataset_cache_dir
 
     return dataset_cache_dir(root) / f"images-{store.size}-{store.scheme}-{fp}"
 
@@ -86,9 +86,7 @@ def build(store, records, folder: Path) -> ImageCache:
     """Decode every record's image once (the ImageStore's own decoding) into a new cache folder."""
     keys = list(dict.fromkeys(str(r.image) for r in records))
     first = {str(r.image): r for r in reversed(records)}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_dir(folder, exists="keep") as stage:  # another process built it meanwhile: theirs stays
         n, s = len(keys), store.size
         images = np.lib.format.open_memmap(stage / "images.npy", "w+", np.uint8, (n, 3, s, s))
         labels = np.lib.format.open_memmap(stage / "labels.npy", "w+", np.uint8, (n, s, s))
@@ -102,14 +100,6 @@ def build(store, records, folder: Path) -> ImageCache:
         sample = _sample_digest(tuple(np.load(stage / f"{name}.npy", mmap_mode="r") for name in ARRAYS))
         (stage / "index.json").write_text(json.dumps({"keys": keys, "size": s, "scheme": store.scheme,
                                                       "sample_sha1": sample}))
-        os.chmod(stage, 0o755)
-        if folder.exists():  # another process built it meanwhile: keep theirs
-            shutil.rmtree(stage)
-        else:
-            os.replace(stage, folder)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     return ImageCache(folder)
 
 

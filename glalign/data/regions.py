@@ -33,8 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glalign import PARTS
-from glalign.data.records import SPLITS, _load_json, _normalise_pid, open_image, outside_root
+from glalign.constants import PARTS
+from glalign.data.formats import SPLITS, load_json, normalise_pid
+from glalign.data.images import open_image, outside_root
 from glalign.errors import DataError, GlalignError
 
 REGIONS_FILE = "regions.json"
@@ -149,8 +150,40 @@ def load_regions(root, check_images: bool = True) -> list[RegionRecord]:
     return list(_LOADED[key])
 
 
+def _regions(path: Path, src: str, entries, size: tuple[int, int], check_images: bool) -> tuple[dict, dict]:
+    """An entry's part boxes ({part: (y0, x0, y1, x1)}, one per part, inside the image) and their
+    annotated attributes ({part: {slot: value}}), every problem named with the file and entry."""
+    regions: dict[str, tuple[int, int, int, int]] = {}
+    attributes: dict[str, dict[str, str]] = {}
+    if not isinstance(entries, list):
+        raise DataError(f"{path}: {src}: regions must be a list of {{\"part\", \"box\"}}")
+    for j, r in enumerate(entries):
+        where = f"{src} region {j}"
+        part = r.get("part") if isinstance(r, dict) else None
+        if part not in PARTS:
+            raise DataError(f"{path}: {where}: unknown part {part!r} (expected one of {', '.join(PARTS)})")
+        if part in regions:
+            raise DataError(f"{path}: {where}: a second {part} region (one box per part)")
+        box = r.get("box")
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                for v in box)):
+            raise DataError(f"{path}: {where}: box must be [y0, x0, y1, x1] in whole pixels, got {box!r}")
+        y0, x0, y1, x1 = box
+        if not (0 <= y0 < y1 and 0 <= x0 < x1) or (check_images and (y1 > size[0] or x1 > size[1])):
+            raise DataError(f"{path}: {where}: box {box} is empty or outside the image "
+                            f"({size[0]}x{size[1]} pixels, height x width)")
+        regions[part] = (y0, x0, y1, x1)
+        if "attributes" in r:
+            a = r["attributes"]
+            if not (isinstance(a, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in a.items())):
+                raise DataError(f"{path}: {where}: attributes must map a slot to its value (strings), "
+                                f"got {a!r}")
+            attributes[part] = dict(a)
+    return regions, attributes
+
+
 def _read_regions(root: Path, path: Path, check_images: bool) -> list[RegionRecord]:
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of entries, found {type(data).__name__}")
     out, seen = [], {}
@@ -170,7 +203,7 @@ def _read_regions(root: Path, path: Path, check_images: bool) -> list[RegionReco
         if e["split"] not in SPLITS:
             raise DataError(f"{path}: {src}: unknown split {e['split']!r} (expected one of {', '.join(SPLITS)})")
         try:
-            pid = _normalise_pid(e["id"])
+            pid = normalise_pid(e["id"])
         except ValueError as exc:
             raise DataError(f"{path}: {src}: {exc}") from None
         image = root / "imgs" / rel
@@ -181,32 +214,7 @@ def _read_regions(root: Path, path: Path, check_images: bool) -> list[RegionReco
                     size = (im.height, im.width)
             except DataError as exc:
                 raise DataError(f"{path}: {src}: {exc}") from None
-        regions: dict[str, tuple[int, int, int, int]] = {}
-        attributes: dict[str, dict[str, str]] = {}
-        if not isinstance(e["regions"], list):
-            raise DataError(f"{path}: {src}: regions must be a list of {{\"part\", \"box\"}}")
-        for j, r in enumerate(e["regions"]):
-            where = f"{src} region {j}"
-            part = r.get("part") if isinstance(r, dict) else None
-            if part not in PARTS:
-                raise DataError(f"{path}: {where}: unknown part {part!r} (expected one of {', '.join(PARTS)})")
-            if part in regions:
-                raise DataError(f"{path}: {where}: a second {part} region (one box per part)")
-            box = r.get("box")
-            if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                                    for v in box)):
-                raise DataError(f"{path}: {where}: box must be [y0, x0, y1, x1] in whole pixels, got {box!r}")
-            y0, x0, y1, x1 = box
-            if not (0 <= y0 < y1 and 0 <= x0 < x1) or (check_images and (y1 > size[0] or x1 > size[1])):
-                raise DataError(f"{path}: {where}: box {box} is empty or outside the image "
-                                f"({size[0]}x{size[1]} pixels, height x width)")
-            regions[part] = (y0, x0, y1, x1)
-            if "attributes" in r:
-                a = r["attributes"]
-                if not (isinstance(a, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in a.items())):
-                    raise DataError(f"{path}: {where}: attributes must map a slot to its value (strings), "
-                                    f"got {a!r}")
-                attributes[part] = dict(a)
+        regions, attributes = _regions(path, src, e["regions"], size, check_images)
         caps = e["long_captions"]
         if not isinstance(caps, dict):
             raise DataError(f"{path}: {src}: long_captions must map a language to a list of captions")

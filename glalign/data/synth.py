@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +21,14 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from glalign.data.synth_captions import STYLES, mentions_for, translate, write_en, write_vi
+from glalign.data.captions_en import write_en
+from glalign.data.captions_vi import write_vi
+from glalign.data.mentions import mentions_for
 from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
+from glalign.data.translate import translate
+from glalign.data.vocabulary import STYLES
 from glalign.errors import GlalignError
+from glalign.io import atomic_dir
 
 GENERATOR_VERSION = 5  # 5: a validation split of identities in A and B
 DOMAINS = {
@@ -107,33 +109,46 @@ def generate_domain(out, domain: str = "A", n_ids: int | None = None, seed: int 
             return json.loads(existing.read_text())["summary"]
         raise GlalignError(f"{out} exists and is not the SynthPEDES domain asked for; choose an empty "
                            "folder or delete it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as stage:  # an empty `out` is replaced
         summary = _write_domain(stage, meta, spec, progress)
         # timings vary run to run: they are returned, never written (same seed, same bytes)
         stored = {k: v for k, v in summary.items() if k not in ("seconds", "images_per_second")}
         (stage / "synth.json").write_text(json.dumps({"params": meta, "summary": stored}, indent=1) + "\n")
-        if out.exists():
-            out.rmdir()
-        os.replace(stage, out)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
     return summary
+
+
+def _families(n_ids: int, rng, grouped: bool = True) -> list[list[int]]:
+    """Identities 1..n_ids in families of 1-3 look-alikes (each alone when not `grouped`)."""
+    families, pid = [], 1
+    while pid <= n_ids:
+        size = min(int(rng.choice((1, 2, 3), p=(0.4, 0.4, 0.2))), n_ids - pid + 1) if grouped else 1
+        families.append(list(range(pid, pid + size)))
+        pid += size
+    return families
+
+
+def _captions(person, cond, rng, writer, native: str, other: str) -> tuple[dict, dict]:
+    """Two captions by two different annotator styles, each with its translation, and the parts and
+    nouns each one mentions (the NP analysis' ground truth): ({lang: [text]}, {lang: [[mention]]})."""
+    mentions = mentions_for(person, cond)
+    styles = rng.choice(len(STYLES), size=2, replace=False)  # two different annotators
+    caps = {native: [], other: []}
+    truth = {native: [], other: []}
+    for s in styles:
+        text, rendered = writer(person, mentions, STYLES[int(s)], rng, cond)
+        ttext, trendered = translate(person, rendered, native, rng, cond)
+        caps[native].append(text)
+        caps[other].append(ttext)
+        truth[native].append([{"part": r["part"], "noun": r["noun"]} for r in rendered])
+        truth[other].append([{"part": r["part"], "noun": r["noun"]} for r in trendered])
+    return caps, truth
 
 
 def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
     domain, seed, n_ids = meta["domain"], meta["seed"], meta["ids"]
     hard = spec["hard"]
     root_rng = np.random.default_rng([seed, ord(domain)])
-    # Families of 1-3 look-alike identities.
-    families, pid = [], 1
-    while pid <= n_ids:
-        size = min(int(root_rng.choice((1, 2, 3), p=(0.4, 0.4, 0.2))), n_ids - pid + 1) \
-            if spec.get("families", True) else 1
-        families.append(list(range(pid, pid + size)))
-        pid += size
+    families = _families(n_ids, root_rng, spec.get("families", True))
     split_of = _split_families(families, domain, root_rng, meta.get("test_ids"), meta.get("val_ids"))
 
     native, other = spec["native"], spec["translated"]
@@ -160,17 +175,7 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
                     path = stage / sub / rel
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(_png_bytes(arr))
-                mentions = mentions_for(person, cond)
-                styles = frng.choice(len(STYLES), size=2, replace=False)  # two different annotators
-                caps = {native: [], other: []}
-                truth = {native: [], other: []}
-                for s in styles:
-                    text, rendered = writer(person, mentions, STYLES[int(s)], frng, cond)
-                    ttext, trendered = translate(person, rendered, native, frng, cond)
-                    caps[native].append(text)
-                    caps[other].append(ttext)
-                    truth[native].append([{"part": r["part"], "noun": r["noun"]} for r in rendered])
-                    truth[other].append([{"part": r["part"], "noun": r["noun"]} for r in trendered])
+                caps, truth = _captions(person, cond, frng, writer, native, other)
                 for lang in (native, other):
                     entries[lang].append({"split": split_of[pid], "captions": caps[lang], "file_path": rel,
                                           "id": pid})
@@ -180,15 +185,11 @@ def _write_domain(stage: Path, meta: dict, spec: dict, progress: bool) -> dict:
             bar.update(1)
     bar.close()
     elapsed = time.perf_counter() - t0
-
-    def dump(name, obj):
+    for name, obj in (("reid_raw.json", entries[native]), (f"reid_raw_{other}.json", entries[other]),
+                      ("conditions.json", conditions),
+                      ("annotations.json", {"attributes": attributes, "family": family_of, "captions": gt})):
         (stage / name).write_text(json.dumps(obj, ensure_ascii=False, indent=None, sort_keys=True) + "\n",
                                   encoding="utf-8")
-
-    dump("reid_raw.json", entries[native])
-    dump(f"reid_raw_{other}.json", entries[other])
-    dump("conditions.json", conditions)
-    dump("annotations.json", {"attributes": attributes, "family": family_of, "captions": gt})
     n_test = sum(1 for v in split_of.values() if v == "test")
     n_val = sum(1 for v in split_of.values() if v == "val")
     return {"domain": domain, "ids": n_ids, "train_ids": n_ids - n_test - n_val, "val_ids": n_val, "test_ids": n_test,

@@ -29,13 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from glalign import PARTS
-from glalign.data.synth_captions import PART_OF, VI_VERB, _en_phrase, _join_en, _join_vi, _vi_phrase, mentions_for
-from glalign.data.synth_people import Conditions, Person
+from glalign.constants import PARTS
+from glalign.data.captions_en import en_phrase, join_en
+from glalign.data.captions_vi import VI_VERB, join_vi, vi_phrase
+from glalign.data.masks import load_label_map, part_boxes
+from glalign.data.mentions import mentions_for
 from glalign.data.regions import word_span
+from glalign.data.synth_people import Conditions, Person
+from glalign.data.vocabulary import PART_OF
 from glalign.errors import GlalignError
 from glalign.io import write_json
-from glalign.parsing.masks import load_label_map, part_boxes
 
 LONG_STYLES = ("head_to_toe", "scene_first", "detailed")
 LONGFORM_VERSION = 3  # bump when the written text changes: cached regions.json files are rewritten
@@ -91,7 +94,7 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
     used: list[dict] = []  # the attribute words of the phrases written since the last sentence
 
     def phrase(m, **kw):
-        text, words = _en_phrase(m, rng, **kw) if lang == "en" else _vi_phrase(m, rng)
+        text, words = en_phrase(m, rng, **kw) if lang == "en" else vi_phrase(m, rng)
         if words.get("colour") and m.get("colour"):
             used.append({"kind": "colour", "word": words["colour"], "value": m["colour"]})
         if m["slot"] not in ("hair", "glasses"):  # garment and accessory types (hair and glasses are no garment)
@@ -108,26 +111,7 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
     out = []
     head = [by_slot[s] for s in ("hair", "hat", "glasses") if s in by_slot]
     if head:
-        hair = [m for m in head if m["slot"] == "hair"]
-        rest = [m for m in head if m["slot"] != "hair"]
-        if lang == "en":
-            hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
-            rest_txt = _join_en([phrase(m) for m in rest])
-            if style == "detailed" and hair and rest:
-                out += [sentence(hair_txt + ".", "HEAD"),
-                        sentence(f"On {poss} head {fill['p']} also wears {rest_txt}.", "HEAD")]
-            else:
-                text = " and wears ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} wears {rest_txt}") if x)
-                out.append(sentence(text + ".", "HEAD"))
-        else:
-            hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
-            rest_txt = _join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
-            if style == "detailed" and hair and rest:
-                out += [sentence(hair_txt + ".", "HEAD"),
-                        sentence(f"Trên đầu, {fill['p']} còn {rest_txt}.", "HEAD")]
-            else:
-                text = " và ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} {rest_txt}") if x)
-                out.append(sentence(text + ".", "HEAD"))
+        out += _head_sentences(head, lang, style, pron, poss, fill, phrase, sentence)
     for slot, part in (("upper", "UPPERBODY"), ("lower", "LOWERBODY"), ("shoes", "SHOES")):
         m = by_slot.get(slot)
         if m is None:
@@ -145,6 +129,27 @@ def _region_sentences(person: Person, mentions: list[dict], present: set[str], s
                 else f"{pron} {VI_VERB[acc['type']]} một chiếc {phrase(acc)}.")
         out.append(sentence(text, "OTHERS"))
     return out
+
+
+def _head_sentences(head: list[dict], lang: str, style: str, pron: str, poss: str, fill: dict, phrase,
+                    sentence) -> list[dict]:
+    """The HEAD sentences: hair, then hat and glasses (two sentences in the detailed style)."""
+    hair = [m for m in head if m["slot"] == "hair"]
+    rest = [m for m in head if m["slot"] != "hair"]
+    if lang == "en":
+        hair_txt = f"{pron} has {phrase(hair[0], article=False)}" if hair else ""
+        rest_txt = join_en([phrase(m) for m in rest])
+        if style == "detailed" and hair and rest:
+            return [sentence(hair_txt + ".", "HEAD"),
+                    sentence(f"On {poss} head {fill['p']} also wears {rest_txt}.", "HEAD")]
+        text = " and wears ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} wears {rest_txt}") if x)
+        return [sentence(text + ".", "HEAD")]
+    hair_txt = f"{pron} có mái {phrase(hair[0])}" if hair else ""
+    rest_txt = join_vi([f"{VI_VERB[m['type']]} {phrase(m)}" for m in rest])
+    if style == "detailed" and hair and rest:
+        return [sentence(hair_txt + ".", "HEAD"), sentence(f"Trên đầu, {fill['p']} còn {rest_txt}.", "HEAD")]
+    text = " và ".join(x for x in (hair_txt, rest_txt if hair else f"{pron} {rest_txt}") if x)
+    return [sentence(text + ".", "HEAD")]
 
 
 EN_LOWER_DETAIL = {"pants": "The trousers reach down to {poss} ankles.", "jeans": "The jeans reach down to {poss} ankles.",
@@ -165,7 +170,7 @@ def _detail_sentences(person: Person, mentions: list[dict], present: set[str], s
                       ) -> list[dict]:
     """Grounded details of the described regions (hair length, sleeves, pattern, where a garment
     ends, the shoes' build, how a bag is carried): each true of the image, with its region's part."""
-    from glalign.data.synth_captions import VI_COLOUR
+    from glalign.data.vocabulary import VI_COLOUR
 
     she = person.gender == "woman"
     en = lang == "en"

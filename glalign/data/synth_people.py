@@ -147,9 +147,23 @@ def _shade(colour, factor: float):
 
 def render(person: Person, cond: Conditions, rng: np.random.Generator, height: int = 128,
            width: int = 64, hard: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Draw one image of `person` under `cond`. Returns (uint8 HxWx3 image, uint8 HxW label map)."""
+    """Draw one image of `person` under `cond`. Returns (uint8 HxWx3 image, uint8 HxW label map).
+    Back to front, each step drawing over the last (the generator's draws in a fixed order)."""
     cv = Canvas(height, width)
-    # Background: a floor/wall gradient plus clutter boxes (more, darker in domain B).
+    _background(cv, rng, hard)
+    f = _Figure.place(person, cond, rng, height, width)
+    _back_accessory(cv, person, cond, f)
+    _legs_and_shoes(cv, person, f)
+    _torso_and_arms(cv, person, cond, f)
+    _head(cv, person, cond, f)
+    _front_accessory(cv, person, cond, f)
+    _occluder(cv, cond, rng, f)
+    return _finish(cv, cond, rng, hard)
+
+
+def _background(cv: Canvas, rng, hard: bool) -> None:
+    """A floor/wall gradient plus clutter boxes (more, darker in domain B)."""
+    height, width = cv.label.shape
     top = np.array(rng.uniform(90, 200, 3) if not hard else rng.uniform(50, 140, 3), np.float32)
     bottom = top * rng.uniform(0.6, 0.9)
     grad = (cv.yy / height)[..., None]
@@ -158,24 +172,46 @@ def render(person: Person, cond: Conditions, rng: np.random.Generator, height: i
         y0, x0 = rng.uniform(0, height), rng.uniform(-10, width)
         cv.paint(cv.rect(y0, y0 + rng.uniform(8, 40), x0, x0 + rng.uniform(5, 25)), rng.uniform(30, 220, 3), None)
 
-    s = cond.scale * height
-    cx = width / 2 + rng.uniform(-0.06, 0.06) * width
-    y_top = rng.uniform(0.01, 0.04) * height + (height - s) * rng.uniform(0.2, 0.8)
-    Y = lambda f: y_top + f * s  # noqa: E731  (vertical position as a fraction of body height)
-    side = cond.view == "side"
-    body_w = (0.11 if side else 0.14) * s * (0.9 if person.gender == "woman" else 1.0)
-    skin = SKIN[person.skin]
 
-    # Back accessory (backpack) sits behind the torso in front view: draw it first.
+@dataclass
+class _Figure:
+    """Where the person stands and how wide they are: every body part is placed from these."""
+    s: float          # body height in pixels
+    cx: float         # horizontal centre
+    y_top: float
+    side: bool
+    body_w: float
+    skin: tuple
+    arm_w: float
+    leg_w: float
+
+    @classmethod
+    def place(cls, person: Person, cond: Conditions, rng, height: int, width: int) -> "_Figure":
+        s = cond.scale * height
+        cx = width / 2 + rng.uniform(-0.06, 0.06) * width
+        y_top = rng.uniform(0.01, 0.04) * height + (height - s) * rng.uniform(0.2, 0.8)
+        side = cond.view == "side"
+        body_w = (0.11 if side else 0.14) * s * (0.9 if person.gender == "woman" else 1.0)
+        return cls(s=s, cx=cx, y_top=y_top, side=side, body_w=body_w, skin=SKIN[person.skin], arm_w=0.036 * s,
+                   leg_w=body_w * (0.45 if not side else 0.6))
+
+    def Y(self, frac: float) -> float:  # noqa: N802  (vertical position as a fraction of body height)
+        return self.y_top + frac * self.s
+
+
+def _back_accessory(cv: Canvas, person: Person, cond: Conditions, f: _Figure) -> None:
+    """A backpack sits behind the torso in front and side views: drawn first."""
+    cx, s, Y, side, body_w = f.cx, f.s, f.Y, f.side, f.body_w
     acc_col = COLOURS[person.accessory_colour]
     if person.accessory == "backpack" and cond.view != "back":
         off = body_w * (0.9 if side else 1.05)
         cv.paint(cv.rect(Y(0.22), Y(0.46), cx - off - (0.05 * s if not side else -0.2 * s), cx - off + 0.06 * s)
                  if side else cv.rect(Y(0.22), Y(0.44), cx - off, cx + off), acc_col, 5)
 
-    # Legs / lower garment.
+
+def _legs_and_shoes(cv: Canvas, person: Person, f: _Figure) -> None:
+    cx, s, Y, side, body_w, skin, leg_w = f.cx, f.s, f.Y, f.side, f.body_w, f.skin, f.leg_w
     low_col = COLOURS[person.lower_colour]
-    leg_w = body_w * (0.45 if not side else 0.6)
     hip, knee, ankle = Y(0.5), Y(0.7), Y(0.92)
     for sign in ((-1, 1) if not side else (0,)):
         lx = cx + sign * body_w * 0.48
@@ -187,8 +223,6 @@ def render(person: Person, cond: Conditions, rng: np.random.Generator, height: i
             cv.paint(leg, low_col, 3)
     if person.lower_type == "skirt":
         cv.paint(cv.trapezoid(hip - 0.02 * s, knee, cx, body_w, body_w * 1.45), low_col, 3)
-
-    # Shoes.
     shoe_col = COLOURS[person.shoe_colour]
     shoe_h = 0.05 * s if person.shoe_type != "boots" else 0.1 * s
     for sign in ((-1, 1) if not side else (0,)):
@@ -196,16 +230,17 @@ def render(person: Person, cond: Conditions, rng: np.random.Generator, height: i
         cv.paint(cv.rect(ankle - (shoe_h - 0.05 * s), ankle + 0.045 * s, lx - leg_w * 1.15, lx + leg_w * 1.25),
                  shoe_col, 4)
 
-    # Torso and arms.
+
+def _torso_and_arms(cv: Canvas, person: Person, cond: Conditions, f: _Figure) -> None:
+    cx, s, Y, side, body_w, skin, arm_w = f.cx, f.s, f.Y, f.side, f.body_w, f.skin, f.arm_w
     up_col = COLOURS[person.upper_colour]
-    torso = cv.trapezoid(Y(0.19), hip + 0.02 * s, cx, body_w * 1.05, body_w * 0.95)
+    torso = cv.trapezoid(Y(0.19), Y(0.5) + 0.02 * s, cx, body_w * 1.05, body_w * 0.95)
     cv.paint(torso, up_col, 2)
     if person.pattern == "stripes":
         stripes = torso & ((((cv.yy - Y(0.19)) / max(0.035 * s, 1)).astype(int) % 2) == 1)
         cv.paint(stripes, COLOURS[person.pattern_colour], 2)
     elif person.pattern == "logo" and cond.view == "front":
         cv.paint(cv.rect(Y(0.27), Y(0.34), cx - 0.045 * s, cx + 0.045 * s), COLOURS[person.pattern_colour], 2)
-    arm_w = 0.036 * s
     sleeve_end = Y(0.47) if person.upper_type in LONG_SLEEVES else Y(0.29)
     for sign in ((-1, 1) if not side else (0.2,)):
         ax = cx + sign * (body_w * 1.05 + arm_w)
@@ -213,9 +248,12 @@ def render(person: Person, cond: Conditions, rng: np.random.Generator, height: i
         cv.paint(arm & (cv.yy < sleeve_end), up_col, 2)
         cv.paint(arm & (cv.yy >= sleeve_end), skin, 2)
 
-    # Head, hair, hat, glasses.
+
+def _head(cv: Canvas, person: Person, cond: Conditions, f: _Figure) -> None:
+    """Head, hair, hat, glasses (or eyes, so faces read as faces)."""
+    cx, s, Y = f.cx, f.s, f.Y
     hcy, hry, hrx = Y(0.1), 0.085 * s, 0.065 * s
-    cv.paint(cv.ellipse(hcy, cx, hry, hrx), skin, 1)
+    cv.paint(cv.ellipse(hcy, cx, hry, hrx), f.skin, 1)
     hair_col = COLOURS[person.hair_colour]
     if cond.view == "back":
         cv.paint(cv.ellipse(hcy, cx, hry, hrx), hair_col, 1)
@@ -230,12 +268,16 @@ def render(person: Person, cond: Conditions, rng: np.random.Generator, height: i
         cv.paint(cv.ellipse(hcy - 0.65 * hry, cx, hry * 0.5, hrx * 1.25), COLOURS[person.hat], 1)
     if person.glasses and cond.view != "back":
         cv.paint(cv.rect(hcy - 0.15 * hry, hcy + 0.12 * hry, cx - hrx * 0.85, cx + hrx * 0.85), (20, 20, 20), 1)
-    elif cond.view != "back":  # eyes, so faces read as faces
+    elif cond.view != "back":
         for sign in (-1, 1):
             cv.paint(cv.ellipse(hcy - 0.05 * hry, cx + sign * hrx * 0.4, 0.08 * hry + 0.6, 0.1 * hrx + 0.5),
                      (25, 25, 25), 1)
 
-    # Accessories in front of the body.
+
+def _front_accessory(cv: Canvas, person: Person, cond: Conditions, f: _Figure) -> None:
+    """Accessories in front of the body."""
+    cx, s, Y, body_w, arm_w = f.cx, f.s, f.Y, f.body_w, f.arm_w
+    acc_col = COLOURS[person.accessory_colour]
     if person.accessory == "backpack" and cond.view == "back":
         cv.paint(cv.rect(Y(0.22), Y(0.46), cx - body_w * 0.85, cx + body_w * 0.85), acc_col, 5)
     elif person.accessory == "backpack" and cond.view == "front":
@@ -252,15 +294,22 @@ def render(person: Person, cond: Conditions, rng: np.random.Generator, height: i
         px = cx + body_w * 1.05 + arm_w
         cv.paint(cv.rect(Y(0.44), Y(0.5), px - 0.025 * s, px + 0.025 * s), acc_col, 5)
 
-    # Occluder: something in front of the person (label back to background).
+
+def _occluder(cv: Canvas, cond: Conditions, rng, f: _Figure) -> None:
+    """Something in front of the person (label back to background)."""
+    height, width = cv.label.shape
     if cond.occluded:
         if rng.random() < 0.5:  # low wall / car bonnet hiding the legs and shoes
-            y0 = Y(rng.uniform(0.62, 0.8))
+            y0 = f.Y(rng.uniform(0.62, 0.8))
             cv.paint(cv.rect(y0, height, -1, width + 1), rng.uniform(40, 200, 3), 0)
         else:  # a passer-by or pole hiding one side
-            x0 = cx + rng.choice((-1, 1)) * rng.uniform(0.0, 0.25) * width
-            cv.paint(cv.rect(Y(0.15), height, x0 - 0.2 * width, x0 + 0.2 * width), rng.uniform(40, 200, 3), 0)
+            x0 = f.cx + rng.choice((-1, 1)) * rng.uniform(0.0, 0.25) * width
+            cv.paint(cv.rect(f.Y(0.15), height, x0 - 0.2 * width, x0 + 0.2 * width), rng.uniform(40, 200, 3), 0)
 
+
+def _finish(cv: Canvas, cond: Conditions, rng, hard: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Blur, lighting and sensor noise over the drawn image; the label map is kept as drawn."""
+    height, width = cv.label.shape
     img = cv.rgb
     if cond.blur:
         pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")

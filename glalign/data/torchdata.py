@@ -7,12 +7,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from glalign import PARTS
+from glalign import constants
+from glalign.constants import PARTS
+from glalign.data.masks import load_label_map, part_boxes, patch_weights, stripes_label_map
 from glalign.errors import DataError
-from glalign.parsing.masks import load_label_map, part_boxes, patch_weights, stripes_label_map
 
-CLIP_MEAN = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(3, 1, 1)
-CLIP_STD = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(3, 1, 1)
+CLIP_MEAN = torch.tensor(constants.CLIP_MEAN).view(3, 1, 1)  # CLIP's normalisation (glalign.constants)
+CLIP_STD = torch.tensor(constants.CLIP_STD).view(3, 1, 1)
 MIN_PART_FRACTION = 0.004  # a part smaller than this share of the image counts as absent
 
 

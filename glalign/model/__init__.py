@@ -1,9 +1,13 @@
-"""Encoders (CLIP ViT; CLIP text, GPT-2, PhoBERT), the GLAlign model and its losses.
+"""The model stage: the encoders (CLIP ViT; CLIP text, GPT-2, PhoBERT) and how they are built or
+loaded (encoders, factory), the GLAlign model as a transformers PreTrainedModel with its config
+(glalign, configuration), its processor (processing: the one preprocessing path), the losses and
+the training task wrapper (losses, task), and ROGLE's distilled text tower (student). It reads
+data and text, never retrieval or training.
 
-Importing this package registers GLAlign with transformers' AutoConfig/AutoModel, so a run
-folder loads with `transformers.AutoModel.from_pretrained(RUN)`. (`import glalign` does the same
-when transformers is already imported; otherwise it stays light, so that the data and text
-commands start in milliseconds instead of seconds.)"""
+Importing this package (or any module in it) registers GLAlign with transformers' AutoConfig and
+AutoModel, so a run folder loads with `transformers.AutoModel.from_pretrained(RUN)` after
+`import glalign.model`, whatever was imported before. `import glalign` alone stays light (it
+imports neither torch nor transformers), so the data and text commands start in milliseconds."""
 from transformers import AutoConfig, AutoModel
 
 from glalign.model.configuration import GLAlignConfig

@@ -8,14 +8,17 @@ inference needs to treat queries as training did (caption language, token budget
 the default fusion weight)."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import field
+from pathlib import Path
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from glalign.data.torchdata import CLIP_MEAN, CLIP_STD
+from glalign.constants import CLIP_MEAN, CLIP_STD
+from glalign.errors import GlalignError
 
 TEXT_KINDS = ("clip", "gpt2", "phobert")
 REGION_MODES = ("pool", "crop")
@@ -28,6 +31,13 @@ LEXICON_MODES = ("paper", "extended")
 # alternative it was chosen over on validation (results/paper/NOTES.md): each sentence routed once
 # to the part whose mean gallery region it is closest to.
 PHRASE_ROUTINGS = ("lexicon", "best-region", "part-prototype")
+
+
+def _float32(values) -> list[float]:
+    """The values as float32 reads them (what config.json has always held)."""
+    import torch
+
+    return torch.tensor(values, dtype=torch.float32).tolist()
 
 
 @strict
@@ -55,8 +65,8 @@ class GLAlignConfig(PreTrainedConfig):
     phrase_routing: str = "lexicon"  # PHRASE_ROUTINGS; "best-region" for runs trained on mined pairs
     text_pooling: str = ""  # "" = the text kind's own (encoders.POOLING); first | last | mean
     # pixel normalisation: the image encoder's own processor settings (CLIP's when it has none)
-    image_mean: list[float] = field(default_factory=lambda: CLIP_MEAN.flatten().tolist())
-    image_std: list[float] = field(default_factory=lambda: CLIP_STD.flatten().tolist())
+    image_mean: list[float] = field(default_factory=lambda: _float32(CLIP_MEAN))
+    image_std: list[float] = field(default_factory=lambda: _float32(CLIP_STD))
 
     def validate_architecture(self):
         super().validate_architecture()
@@ -80,3 +90,34 @@ class GLAlignConfig(PreTrainedConfig):
     @property
     def text_hidden(self) -> int:
         return getattr(self.text_config, "hidden_size", None) or self.text_config.n_embd
+
+
+def _legacy_config(saved: dict, where: Path) -> GLAlignConfig:
+    """config.json of a run written before GLAlignConfig: {"train": {...flat...}, "hf_configs": {...}}."""
+    from transformers import AutoConfig
+
+    train, hf = saved["train"], saved["hf_configs"]
+    try:
+        return GLAlignConfig(vision_config=AutoConfig.for_model(**hf["vision"]),
+                             text_config=AutoConfig.for_model(**hf["text"]), text_kind=train["text_kind"],
+                             embed_dim=train["embed_dim"], region_mode=train["region_mode"],
+                             max_length=train["max_length"], lang=train["lang"],
+                             lexicon_mode=train.get("lexicon_mode", "extended"), alpha=float(train["alpha"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GlalignError(f"{where}: an older run's config.json that cannot be converted ({exc}); retrain it") from None
+
+
+def read_run_config(run: Path) -> GLAlignConfig:
+    path = run / "config.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GlalignError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain the run") from None
+    if isinstance(saved, dict) and "hf_configs" in saved and "train" in saved:
+        return _legacy_config(saved, path)
+    if not isinstance(saved, dict) or saved.get("model_type") != "glalign":
+        raise GlalignError(f"{path} is not a GLAlign run's config (model_type {saved.get('model_type') if isinstance(saved, dict) else None!r})")
+    try:
+        return GLAlignConfig.from_dict(saved)
+    except Exception as exc:  # strict validation: any hand-edited field that does not hold
+        raise GlalignError(f"{path}: invalid GLAlign config ({str(exc).splitlines()[-1].strip()})") from None

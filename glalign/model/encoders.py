@@ -2,7 +2,8 @@
 
 Each is built from a small config (trained from scratch, the SynthPEDES default) or loaded with
 transformers from a local folder or a hub name already in the local cache. The hub is never
-contacted (HF_HUB_OFFLINE=1); a missing model fails at once with a message saying how to provide it.
+contacted (glalign.hub loads everything offline); a missing model fails at once with a message saying how
+to provide it.
 
 Text pooling, per kind (DESIGN.md section 3):
   clip     CLIP's text tower; the EOT token, i.e. the last real token (the tokenizer appends EOT)
@@ -12,11 +13,11 @@ Both positions are found from the attention mask, so left and right padding both
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from glalign.errors import GlalignError, ModelNotAvailableError, os_error_of
+from glalign.errors import GlalignError
+from glalign.hub import DROPOUT_KEYS, load_config, load_pretrained, refuse_non_finite  # noqa: F401
 
 TEXT_KINDS = ("clip", "gpt2", "phobert")
 POOLING = {"clip": "last", "gpt2": "last", "phobert": "first"}  # each kind's own; text_pooling may override
@@ -36,51 +37,7 @@ class EncoderSpec:
     dropout: float = 0.1
 
 
-def _not_available(name: str, exc: Exception) -> ModelNotAvailableError:
-    return ModelNotAvailableError(
-        f"model {name!r} is not available on this machine and the hub is off (HF_HUB_OFFLINE=1). "
-        f"On a machine with network run `huggingface-cli download {name}` (or "
-        f"`python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{name}')"
-        f".save_pretrained('DIR')\"`), copy the folder here and pass its path instead of the name. "
-        f"({type(exc).__name__})")
-
-
-# config attributes that carry dropout, per architecture (passed when the model is built)
-DROPOUT_KEYS = {"clip_vision_model": ("dropout", "attention_dropout"), "clip": ("dropout", "attention_dropout"),
-                "clip_text_model": ("dropout", "attention_dropout"),
-                "gpt2": ("resid_pdrop", "embd_pdrop", "attn_pdrop"),
-                "roberta": ("hidden_dropout_prob", "attention_probs_dropout_prob")}
 KIND_OF_MODEL_TYPE = {"clip": "clip", "clip_text_model": "clip", "gpt2": "gpt2", "roberta": "phobert"}
-
-
-def _source(name: str) -> str:
-    """A folder path as a string, or a hub name to look up in the local cache; a path that does
-    not exist, or a folder that is not a model, is named as such (not as a bad repo id)."""
-    path = Path(name).expanduser()
-    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
-    if path.exists():
-        if path.is_dir() and not (path / "config.json").exists():
-            raise GlalignError(f"model folder {name} holds no config.json: it is not a transformers model folder "
-                               "(save one with `model.save_pretrained(DIR)`)")
-        if not path.is_dir():
-            raise GlalignError(f"{name} is a file; pass the model's folder (the one with config.json)")
-        return str(path)
-    if looks_like_path:
-        raise GlalignError(f"model folder {name} does not exist")
-    return name
-
-
-def load_config(name: str):
-    """The transformers config of a folder or a cached hub name, offline."""
-    from transformers import AutoConfig
-
-    source = _source(name)
-    try:
-        return AutoConfig.from_pretrained(source, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        if Path(source).exists():
-            raise GlalignError(f"{name}: cannot read its config.json ({exc})") from None
-        raise _not_available(name, exc) from None
 
 
 def text_kind_of(name: str) -> str:
@@ -90,60 +47,6 @@ def text_kind_of(name: str) -> str:
         raise GlalignError(f"{name} is a {model_type!r} model; the text encoder must be a CLIP, GPT-2 or "
                            "RoBERTa (PhoBERT) checkpoint")
     return KIND_OF_MODEL_TYPE[model_type]
-
-
-def refuse_non_finite(model, where) -> None:
-    """A GlalignError naming the first weight (or buffer) of `model` that holds NaN or inf: such a
-    model scores every query as NaN, which ranks in no meaningful order (a silent wrong result)."""
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            bad = int((~torch.isfinite(tensor)).sum())
-            raise GlalignError(f"{where}: weight {name} holds {bad} non-finite value(s) (NaN or inf): the model "
-                               "diverged or its file is damaged; retrain it or restore the file")
-
-
-def _load(cls, name: str, dropout: float | None = None, **kwargs):
-    """from_pretrained offline; refuses a checkpoint that lacks weights the model needs (transformers
-    would only log a warning and start them at random), one whose weights do not have the shapes its
-    config.json says (e.g. a num_labels that disagrees with the saved classifier), and a damaged
-    weights file, each with a message naming the folder."""
-    from safetensors import SafetensorError
-
-    source = _source(name)
-    config = load_config(name)  # names a missing folder/model clearly before anything else
-    kwargs.setdefault("ignore_mismatched_sizes", True)  # reported below, with the shapes, instead of a bare RuntimeError
-    try:
-        own = cls.config_class.from_pretrained(source, local_files_only=True)  # e.g. the vision part of a CLIP
-        if dropout is not None:
-            for key in DROPOUT_KEYS.get(own.model_type, ()):
-                setattr(own, key, dropout)
-        from glalign.model.factory import quiet_transformers
-
-        with quiet_transformers():
-            model, info = cls.from_pretrained(source, config=own, local_files_only=True, output_loading_info=True,
-                                              **kwargs)
-    except SafetensorError as exc:  # truncated, empty or not a safetensors file at all
-        if os_error_of(exc) is not None:
-            raise
-        raise GlalignError(f"{name}: its weights file (model.safetensors) is damaged ({exc}); save or download the "
-                           "model again") from None
-    except (OSError, ValueError) as exc:
-        if Path(source).exists():
-            raise GlalignError(f"{name}: not a {cls.__name__} checkpoint ({exc})") from None
-        raise _not_available(name, exc) from None
-    mismatched = sorted(info.get("mismatched_keys", ()))
-    if mismatched:
-        key, saved, wanted = mismatched[0]
-        raise GlalignError(f"{name}: its weights do not match its config.json ({len(mismatched)} weight(s), e.g. "
-                           f"{key} is {tuple(saved)} in the weights but {tuple(wanted)} by the config); was "
-                           "config.json edited (num_labels / id2label, sizes)? Restore the config saved with the weights")
-    missing = [k for k in info.get("missing_keys", ()) if "position_ids" not in k]
-    if missing:
-        raise GlalignError(f"{name} is a {config.model_type!r} checkpoint that lacks {len(missing)} weight(s) a "
-                           f"{cls.__name__} needs (e.g. {missing[0]}); it would start from random weights. Pass "
-                           "a checkpoint of that architecture")
-    refuse_non_finite(model, name)
-    return model
 
 
 def build_image_encoder(spec: EncoderSpec):
@@ -157,7 +60,7 @@ def build_image_encoder(spec: EncoderSpec):
                                attention_dropout=spec.dropout, projection_dim=spec.hidden)
         model = CLIPVisionModel(cfg)
     else:
-        model = _load(CLIPVisionModel, spec.source, dropout=spec.dropout)
+        model = load_pretrained(CLIPVisionModel, spec.source, dropout=spec.dropout)
     c = model.config
     grid = c.image_size // c.patch_size
     return model, c.hidden_size, (grid, grid), c.image_size
@@ -194,7 +97,7 @@ def build_text_encoder(kind: str, spec: EncoderSpec, vocab_size: int | None = No
     else:
         cls = {"clip": CLIPTextModel, "gpt2": GPT2Model, "phobert": RobertaModel}[kind]
         # RoBERTa's pooler is unused (we pool the first token ourselves) and would not survive a reload
-        model = _load(cls, spec.source, dropout=spec.dropout,
+        model = load_pretrained(cls, spec.source, dropout=spec.dropout,
                       **({"add_pooling_layer": False} if kind == "phobert" else {}))
     hidden = getattr(model.config, "hidden_size", None) or model.config.n_embd
     return model, hidden

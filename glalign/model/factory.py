@@ -7,7 +7,6 @@ transformers model (config.json with "train" and "hf_configs") are converted on 
 here imports the training loop, so evaluation and search stay light."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import warnings
@@ -16,10 +15,13 @@ from pathlib import Path
 import torch
 
 from glalign.errors import GlalignError
-from glalign.model.configuration import GLAlignConfig
-from glalign.model.encoders import (EncoderSpec, _load, build_image_encoder, build_text_encoder, load_config,
-                                    refuse_non_finite, text_context, text_kind_of)
+from glalign.hub import (  # noqa: F401  (quiet_transformers, refuse_non_finite: re-exported for old callers)
+    from_pretrained, load_config, load_pretrained, quiet_transformers, refuse_non_finite,
+)
+from glalign.model.configuration import GLAlignConfig, read_run_config  # noqa: F401
+from glalign.model.encoders import EncoderSpec, build_image_encoder, build_text_encoder, text_context, text_kind_of
 from glalign.model.glalign import GLAlignModel
+from glalign.model.processing import text_view_for  # noqa: F401  (its home is the processor)
 
 
 def build_model(cfg, tokenizer=None) -> GLAlignModel:
@@ -78,8 +80,7 @@ def _clip_heads(source: str) -> dict | None:
         return None
     from transformers import CLIPModel
 
-    with quiet_transformers():
-        clip = _load(CLIPModel, source)
+    clip = load_pretrained(CLIPModel, source)
     return {"visual_projection.weight": clip.visual_projection.weight.detach().clone(),
             "text_projection.weight": clip.text_projection.weight.detach().clone(),
             "logit_scale": clip.logit_scale.detach().clone()}
@@ -108,76 +109,16 @@ def image_processor_settings(source: str) -> dict:
 
 
 def image_store_for(model):
-    """An ImageStore that resizes and normalises images as this model reads them."""
-    from glalign.data.torchdata import ImageStore
+    """An ImageStore that resizes and normalises images as this model reads them (its processor's)."""
+    from glalign.model.processing import GLAlignProcessor
 
-    size, grid = model_geometry(model)
-    return ImageStore(size, grid, mean=model.config.image_mean, std=model.config.image_std)
+    return GLAlignProcessor.from_config(model.config).image_store()
 
 
 def model_geometry(model) -> tuple[int, tuple[int, int]]:
     c = model.config.vision_config
     g = c.image_size // c.patch_size
     return c.image_size, (g, g)
-
-
-def text_view_for(kind: str, lang: str, texts: list[str]):
-    """PhoBERT reads word-segmented Vietnamese; the segmentation is done once per caption."""
-    if kind == "phobert" and lang == "vi":
-        from glalign.text.tokenizers import segment_vietnamese
-
-        table = dict(zip(texts, segment_vietnamese(texts)))
-        return lambda t: table.get(t) or segment_vietnamese([t])[0]
-    return None
-
-
-def _legacy_config(saved: dict, where: Path) -> GLAlignConfig:
-    """config.json of a run written before GLAlignConfig: {"train": {...flat...}, "hf_configs": {...}}."""
-    from transformers import AutoConfig
-
-    train, hf = saved["train"], saved["hf_configs"]
-    try:
-        return GLAlignConfig(vision_config=AutoConfig.for_model(**hf["vision"]),
-                             text_config=AutoConfig.for_model(**hf["text"]), text_kind=train["text_kind"],
-                             embed_dim=train["embed_dim"], region_mode=train["region_mode"],
-                             max_length=train["max_length"], lang=train["lang"],
-                             lexicon_mode=train.get("lexicon_mode", "extended"), alpha=float(train["alpha"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GlalignError(f"{where}: an older run's config.json that cannot be converted ({exc}); retrain it") from None
-
-
-def read_run_config(run: Path) -> GLAlignConfig:
-    path = run / "config.json"
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GlalignError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain the run") from None
-    if isinstance(saved, dict) and "hf_configs" in saved and "train" in saved:
-        return _legacy_config(saved, path)
-    if not isinstance(saved, dict) or saved.get("model_type") != "glalign":
-        raise GlalignError(f"{path} is not a GLAlign run's config (model_type {saved.get('model_type') if isinstance(saved, dict) else None!r})")
-    try:
-        return GLAlignConfig.from_dict(saved)
-    except Exception as exc:  # strict validation: any hand-edited field that does not hold
-        raise GlalignError(f"{path}: invalid GLAlign config ({str(exc).splitlines()[-1].strip()})") from None
-
-
-@contextlib.contextmanager
-def quiet_transformers():
-    """No 'Loading weights' / 'Writing model shards' bars from transformers for our own small files,
-    and no load report: one tower of a CLIP checkpoint always leaves the other's weights unused, and
-    weights a model lacks are refused by glalign itself (encoders._load), not logged."""
-    from transformers.utils import logging as hf_logging
-
-    was, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if was:
-            hf_logging.enable_progress_bar()
 
 
 def zero_shot(image_encoder: str, text_encoder: str, lang: str = "en", alpha: float = 1.0,
@@ -213,8 +154,7 @@ def load_run(run, device: str = "cpu"):
                            "`glalign train`")
     config = read_run_config(run)
     try:
-        with quiet_transformers():
-            model = GLAlignModel.from_pretrained(str(run), config=config, local_files_only=True)
+        model = from_pretrained(GLAlignModel, run, config=config)
     except Exception as exc:  # safetensors raises its own errors on a truncated or foreign file
         raise GlalignError(f"{run / 'model.safetensors'} cannot be loaded ({type(exc).__name__}: "
                            f"{str(exc).splitlines()[0][:200]}); the file is damaged or from another model: retrain "

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.model.configuration import GLAlignConfig
 from glalign.model.encoders import POOLING, pool_text
 
@@ -143,6 +143,14 @@ class GLAlignModel(PreTrainedModel):
             emb = self.encode_phrase_text(input_ids, attention_mask)
             out = out.index_put((slots[:, 0], slots[:, 1]), emb.to(out.dtype))
         return out
+
+    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, d) global image embeddings, L2-normalised (the space captions are compared in)."""
+        return self.encode_image(pixel_values, local=False)[0]
+
+    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, d) global caption embeddings, L2-normalised."""
+        return self.encode_text(input_ids, attention_mask)
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         """Global embeddings of images and captions (what AutoModel users call); the training

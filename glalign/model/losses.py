@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from glalign import PARTS
+from glalign.constants import PARTS
 
 
 def symmetric_ce(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor,

@@ -3,7 +3,7 @@ or SynthParser) over a dataset and write part label maps in ViTAA's numbering (0
 image at the image's relative path, which is where `load_dataset(masks=...)` looks for them.
 
 The model's own id2label says what its ids mean; labels are mapped by name through the LIP/ATR/ViTAA
-tables of glalign.parsing.masks, and a label set none of them names is refused (a parser with other
+tables of glalign.data.masks, and a label set none of them names is refused (a parser with other
 classes would silently give wrong parts). Parsing is resumable: a mask already on disk is kept, each
 new one is written atomically, and the folder records which parser wrote it so two parsers' masks
 are never mixed."""
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import DataError, GlalignError
-from glalign.parsing.masks import NAME_ALIASES, SCHEME_NAMES, SCHEMES, load_label_map
+from glalign.data.masks import NAME_ALIASES, SCHEME_NAMES, SCHEMES, load_label_map
 
 MARKER = ".glalign-parser.json"  # in the output folder: which parser wrote its masks
 
@@ -57,8 +57,7 @@ def load_parser(parser: str):
         from transformers import SegformerImageProcessor
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING
 
-    from glalign.model.encoders import _load, _source, load_config
-    from glalign.model.factory import quiet_transformers
+    from glalign.hub import from_pretrained, load_config, load_pretrained, model_source
 
     config = load_config(parser)
     cls = MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING.get(type(config), None)
@@ -66,12 +65,9 @@ def load_parser(parser: str):
         raise GlalignError(f"{parser} is a {config.model_type!r} model, not a semantic-segmentation model "
                            "(e.g. SegformerForSemanticSegmentation); pass a human-parsing checkpoint")
     scheme, lut = label_lut(config.id2label, what=parser)
-    with quiet_transformers():
-        model = _load(cls, parser)
-    try:
-        with quiet_transformers():
-            # the PIL backend: what the parsers were trained with, and no torchvision needed
-            processor = AutoImageProcessor.from_pretrained(_source(parser), local_files_only=True, backend="pil")
+    model = load_pretrained(cls, parser)
+    try:  # the PIL backend: what the parsers were trained with, and no torchvision needed
+        processor = from_pretrained(AutoImageProcessor, model_source(parser), backend="pil")
     except (OSError, ValueError) as exc:
         own = Path(parser) / "preprocessor_config.json"
         if own.exists():  # the folder's own preprocessing, unreadable: never parse with other pixels silently
@@ -107,7 +103,8 @@ def parse_dataset(root, parser: str, out=None, device: str = "auto", batch_size:
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from glalign.data.records import load_dataset, load_rgb
+    from glalign.data.images import load_rgb
+    from glalign.data.records import load_dataset
     from glalign.device import resolve_device
     from glalign.io import atomic_path, write_json
 

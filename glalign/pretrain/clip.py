@@ -105,7 +105,7 @@ def heldout_retrieval(model, tokenizer, images_u8, image_pids, captions, caption
     """Zero-shot text-to-image retrieval (R1/R5/R10, mAP, %) of held-out identities, and R1 by chance."""
     import numpy as np
 
-    from glalign.metrics import chance_r1, rank_metrics
+    from glalign.retrieval.metrics import chance_r1, rank_metrics
 
     model.eval()
     img = torch.cat([F.normalize(model.get_image_features(pixel_values=_pixels(images_u8[i:i + batch]).to(device))
@@ -151,10 +151,7 @@ def pretrain_clip(out, corpus=None, n_ids: int = 2000, cfg: ClipPretrainConfig |
 def train_clip(cfg: ClipPretrainConfig, train_recs, held_recs, device_name: str = "cpu", progress: bool = True):
     """(model on the CPU in eval mode, tokenizer, history rows, summary): contrastive pretraining
     on every (image, caption) pair of `train_recs`, zero-shot retrieval of `held_recs` each epoch."""
-    from tqdm.auto import tqdm
-
     from glalign.device import resolve_device
-    from glalign.model.losses import symmetric_ce
     from glalign.text.tokenizers import train_tokenizer
 
     device = resolve_device(device_name)
@@ -180,27 +177,9 @@ def train_clip(cfg: ClipPretrainConfig, train_recs, held_recs, device_name: str 
                                                                          cfg.warmup_fraction))
     history = []
     for epoch in range(cfg.epochs):
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        order = torch.randperm(len(pairs), generator=gen)
-        flips = (torch.rand(len(pairs), generator=gen) < 0.5) & cfg.flip
-        model.train()
-        total, t0 = 0.0, time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"SynthCLIP epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not progress, leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            ids, mask = _trim(tok["input_ids"][idx], tok["attention_mask"][idx])
-            pixels = _pixels(images[pair_img[idx]], flips[idx])
-            img = model.get_image_features(pixel_values=pixels.to(device)).pooler_output
-            txt = model.get_text_features(input_ids=ids.to(device), attention_mask=mask.to(device)).pooler_output
-            loss = symmetric_ce(F.normalize(img, dim=-1), F.normalize(txt, dim=-1),
-                                model.logit_scale.exp().clamp(max=100.0), pair_pid[idx].to(device))
-            if not torch.isfinite(loss):
-                raise GlalignError(f"SynthCLIP pretraining diverged at epoch {epoch + 1}, step {step + 1} (loss "
-                                   f"{float(loss)}); lower the learning rate ({cfg.lr:g} now)")
-            common.step(model, opt, sched, loss)
-            total += float(loss.detach())
-            bar.set_postfix(loss=f"{total / (step + 1):.3f}")
+        t0 = time.perf_counter()
+        total = _clip_epoch(model, opt, sched, cfg, epoch, tok, images, pair_img, pair_pid, device, steps_per_epoch,
+                            progress)
         seconds = time.perf_counter() - t0
         metrics = heldout_retrieval(model, tokenizer, held_images, [r.pid for r in held_recs],
                                     [c for c, _ in held_caps], [p for _, p in held_caps], device, cfg.max_length)
@@ -216,13 +195,40 @@ def train_clip(cfg: ClipPretrainConfig, train_recs, held_recs, device_name: str 
     return model.cpu().eval(), tokenizer, history, summary
 
 
+def _clip_epoch(model, opt, sched, cfg: ClipPretrainConfig, epoch: int, tok, images, pair_img, pair_pid, device,
+                steps_per_epoch: int, progress: bool) -> float:
+    """One epoch of contrastive steps over the pairs in a seeded order; returns the summed loss."""
+    from tqdm.auto import tqdm
+
+    from glalign.model.losses import symmetric_ce
+
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+    order = torch.randperm(len(pair_img), generator=gen)
+    flips = (torch.rand(len(pair_img), generator=gen) < 0.5) & cfg.flip
+    model.train()
+    total = 0.0
+    bar = tqdm(range(steps_per_epoch), desc=f"SynthCLIP epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not progress, leave=False)
+    for step in bar:
+        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        ids, mask = _trim(tok["input_ids"][idx], tok["attention_mask"][idx])
+        pixels = _pixels(images[pair_img[idx]], flips[idx])
+        img = model.get_image_features(pixel_values=pixels.to(device)).pooler_output
+        txt = model.get_text_features(input_ids=ids.to(device), attention_mask=mask.to(device)).pooler_output
+        loss = symmetric_ce(F.normalize(img, dim=-1), F.normalize(txt, dim=-1),
+                            model.logit_scale.exp().clamp(max=100.0), pair_pid[idx].to(device))
+        total += common.checked_step(model, opt, sched, loss, "SynthCLIP pretraining", epoch, step, cfg.lr)
+        bar.set_postfix(loss=f"{total / (step + 1):.3f}")
+    return total
+
+
 def save_clip(folder, model, tokenizer, cfg, history: list[dict]) -> None:
     """What a user would download: config.json, model.safetensors, tokenizer files and
     preprocessor_config.json; and history.csv, the pretraining curve."""
     import pandas as pd
 
     from glalign.io import write_csv
-    from glalign.model.factory import quiet_transformers
+    from glalign.hub import quiet_transformers
 
     folder = Path(folder)
     with quiet_transformers():

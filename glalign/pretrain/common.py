@@ -11,15 +11,12 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from glalign.errors import GlalignError
-from glalign.io import publish_mode
+from glalign.io import atomic_dir
 
 PRETRAIN_VERSION = 1  # bump when a change to the loops changes the weights a configuration gives
 COMPLETE_FILES = ("config.json", "model.safetensors", "pretrain_config.json", "history.csv")
@@ -91,20 +88,8 @@ def staged(out: Path, overwrite: bool):
             if not overwrite:
                 raise GlalignError(f"--out {out} holds a {saved.get('kind', 'pretrained')} model made with other "
                                    "settings; pass --overwrite to replace it, or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=out.parent))
-    try:
+    with atomic_dir(out, suffix=".staging") as stage:
         yield stage
-        publish_mode(stage)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(stage, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def split_records(records, seed: int, fraction: float = 0.08):
@@ -151,3 +136,15 @@ def step(model, opt, sched, loss, max_norm: float = 5.0) -> None:
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
     opt.step()
     sched.step()
+
+
+def checked_step(model, opt, sched, loss, what: str, epoch: int, step_index: int, lr: float) -> float:
+    """`step` after refusing a non-finite loss (a GlalignError naming the model, epoch and step,
+    with the fix); returns the loss as a float, for the epoch's sum."""
+    import torch
+
+    if not torch.isfinite(loss):
+        raise GlalignError(f"{what} diverged at epoch {epoch + 1}, step {step_index + 1} (loss {float(loss)}); "
+                           f"lower the learning rate ({lr:g} now)")
+    step(model, opt, sched, loss)
+    return float(loss.detach())

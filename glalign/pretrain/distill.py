@@ -24,20 +24,15 @@ the CLIP's image tower, Vietnamese text through TextStudent.encode."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from glalign.errors import GlalignError
+from glalign.model.student import POOLING, PROJECTION_FILE, STUDENT_FILE, TextStudent, read_student  # noqa: F401
 from glalign.pretrain import common
-
-STUDENT_FILE = "rsm_student.json"
-PROJECTION_FILE = "projection.safetensors"
-POOLING = "mean"
 
 
 @dataclass
@@ -55,71 +50,6 @@ class DistillConfig:
     contrastive_weight: float = 1.0
     max_pairs: int | None = None  # a seeded subset of the caption pairs (None: all)
     seed: int = 0
-
-
-class TextStudent(torch.nn.Module):
-    """A RoBERTa encoder, mean-pooled, projected to the teacher's space and L2-normalised: the one
-    definition of the student's embedding, used by training and by glalign.rsm.Embedder."""
-
-    def __init__(self, encoder, dim: int):
-        super().__init__()
-        self.encoder = encoder
-        self.projection = torch.nn.Linear(encoder.config.hidden_size, dim)
-
-    def forward(self, input_ids, attention_mask):
-        from glalign.model.encoders import pool_text
-
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return F.normalize(self.projection(pool_text(hidden, attention_mask, POOLING)), dim=-1)
-
-    encode = forward
-
-    @property
-    def max_length(self) -> int:
-        from glalign.model.encoders import text_context
-
-        return text_context(self.encoder.config)
-
-    def save(self, folder) -> None:
-        from safetensors.torch import save_file
-
-        from glalign.model.factory import quiet_transformers
-
-        folder = Path(folder)
-        with quiet_transformers():
-            self.encoder.save_pretrained(folder)
-        save_file({k: v.contiguous() for k, v in self.projection.state_dict().items()}, str(folder / PROJECTION_FILE))
-
-    @classmethod
-    def from_folder(cls, folder, dim: int | None = None, projection: bool = True) -> "TextStudent":
-        """A saved student (projection read from projection.safetensors) or, with projection=False,
-        an MLM folder's encoder under a new projection of `dim` (the start of distillation)."""
-        from transformers import RobertaModel
-
-        from glalign.model.factory import quiet_transformers
-
-        folder = Path(folder)
-        with quiet_transformers():
-            encoder = RobertaModel.from_pretrained(str(folder), add_pooling_layer=False, local_files_only=True)
-        if not projection:
-            return cls(encoder, dim)
-        from safetensors.torch import load_file
-
-        weights = load_file(str(folder / PROJECTION_FILE))
-        model = cls(encoder, weights["weight"].shape[0])
-        model.projection.load_state_dict(weights)
-        return model
-
-
-def read_student(folder) -> dict | None:
-    """rsm_student.json of a student folder, or None for any other folder."""
-    path = Path(folder) / STUDENT_FILE
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GlalignError(f"{path} is not valid JSON ({exc}); distil the student again") from None
 
 
 def parallel_captions(roots, split: str = "train") -> tuple[list[str], list[str], list[str]]:
@@ -149,7 +79,7 @@ def parallel_captions(roots, split: str = "train") -> tuple[list[str], list[str]
 @torch.inference_mode()
 def teacher_embeddings(clip_folder, texts: list[str], batch: int = 512) -> torch.Tensor:
     """SynthCLIP's normalised English text embeddings, as glalign.rsm.Embedder computes them."""
-    from glalign.rsm import Embedder
+    from glalign.rogle.embedder import Embedder
 
     return Embedder(clip_folder).texts(texts, "en", batch=batch)
 
@@ -159,12 +89,9 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
     """Distil the MLM folder `mlm` into the text space of the CLIP folder `clip` on the parallel
     captions of `corpora`; the student folder `out` (skipped when it already holds this one)."""
     import numpy as np
-    import pandas as pd
-    from tqdm.auto import tqdm
-    from transformers import AutoTokenizer
 
-    from glalign.io import write_csv, write_json
-    from glalign.rsm import model_fingerprint
+    from glalign.hub import load_tokenizer_files
+    from glalign.rogle.embedder import model_fingerprint
     from glalign.text.tokenizers import segment_vietnamese
 
     cfg = cfg or DistillConfig()
@@ -187,47 +114,67 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
     distinct = list(dict.fromkeys(vi))
     table = dict(zip(distinct, segment_vietnamese(distinct)))
     t_segment = time.perf_counter() - t_start - t_teacher
-    tokenizer = AutoTokenizer.from_pretrained(str(mlm), local_files_only=True)
+    tokenizer = load_tokenizer_files(mlm)
     student = TextStudent.from_folder(mlm, teacher.shape[1], projection=False)
     tok = tokenizer([table[v] for v in vi], padding=True, truncation=True, max_length=student.max_length,
                     return_tensors="pt")
     pid_index = {p: i for i, p in enumerate(dict.fromkeys(who))}
     pids = torch.tensor([pid_index[p] for p in who])
-
-    from glalign.model.losses import symmetric_ce
-
     steps_per_epoch = max(1, len(en) // cfg.batch_size)
     opt = common.adamw(student, cfg.lr, cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, common.warmup_cosine(steps_per_epoch * cfg.epochs,
                                                                          cfg.warmup_fraction))
     history = []
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(en), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        student.train()
-        total, cos_total, t0 = 0.0, 0.0, time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"distil epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not progress, leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            mask = tok["attention_mask"][idx]
-            n = int(mask.sum(1).max())
-            s = student(tok["input_ids"][idx, :n], mask[:, :n])
-            t = teacher[idx]
-            cos = (s * t).sum(-1).mean()
-            loss = (1 - cos) + cfg.contrastive_weight * symmetric_ce(s, t, torch.tensor(1 / cfg.temperature),
-                                                                     pids[idx])
-            if not torch.isfinite(loss):
-                raise GlalignError(f"distillation diverged at epoch {epoch + 1}, step {step + 1}; lower the "
-                                   f"learning rate ({cfg.lr:g} now)")
-            common.step(student, opt, sched, loss)
-            total += float(loss.detach())
-            cos_total += float(cos.detach())
+        t0 = time.perf_counter()
+        total, cos_total = _distil_epoch(student, opt, sched, cfg, epoch, tok, teacher, pids, steps_per_epoch,
+                                         progress)
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "cosine": cos_total / steps_per_epoch,
                         "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0})
         if progress:
             print(f"distil epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]['loss']:.4f}, "
                   f"cosine to the teacher {history[-1]['cosine']:.3f}")
     student.eval()
+    _save_student(out, overwrite, student, tokenizer, history, clip, mlm, {
+        "kind": "rsm-student", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
+        "corpus": [str(c) for c in corpora], "corpus_fingerprint": corpus_fp, "pairs": len(en),
+        "seconds": time.perf_counter() - t_start, "seconds_teacher": t_teacher, "seconds_segment": t_segment})
+    return out
+
+
+def _distil_epoch(student, opt, sched, cfg: DistillConfig, epoch: int, tok, teacher, pids, steps_per_epoch: int,
+                  progress: bool) -> tuple[float, float]:
+    """One epoch in a seeded order; returns the summed loss and the summed cosine to the teacher."""
+    from tqdm.auto import tqdm
+
+    from glalign.model.losses import symmetric_ce
+
+    order = torch.randperm(len(pids), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+    student.train()
+    total, cos_total = 0.0, 0.0
+    bar = tqdm(range(steps_per_epoch), desc=f"distil epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not progress, leave=False)
+    for step in bar:
+        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        mask = tok["attention_mask"][idx]
+        n = int(mask.sum(1).max())
+        s = student(tok["input_ids"][idx, :n], mask[:, :n])
+        t = teacher[idx]
+        cos = (s * t).sum(-1).mean()
+        loss = (1 - cos) + cfg.contrastive_weight * symmetric_ce(s, t, torch.tensor(1 / cfg.temperature), pids[idx])
+        total += common.checked_step(student, opt, sched, loss, "distillation", epoch, step, cfg.lr)
+        cos_total += float(cos.detach())
+    return total, cos_total
+
+
+def _save_student(out: Path, overwrite: bool, student, tokenizer, history: list, clip: Path, mlm: Path,
+                  meta: dict) -> None:
+    """The student folder, written atomically; rsm_student.json names the image tower it pairs with."""
+    import pandas as pd
+
+    from glalign.io import write_csv, write_json
+    from glalign.rogle.embedder import model_fingerprint
+
     with common.staged(out, overwrite) as stage:
         student.save(stage)
         tokenizer.save_pretrained(stage)
@@ -236,8 +183,4 @@ def distill(out, clip, mlm, corpora, cfg: DistillConfig | None = None, split: st
             "kind": "rsm-text-student", "lang": "vi", "image_tower": str(clip.resolve()),
             "image_tower_fingerprint": model_fingerprint(clip), "teacher": str(clip.resolve()),
             "initialised_from": str(mlm.resolve()), "pooling": POOLING, "word_segmentation": "underthesea"})
-        write_json(stage / "pretrain_config.json", {
-            "kind": "rsm-student", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
-            "corpus": [str(c) for c in corpora], "corpus_fingerprint": corpus_fp, "pairs": len(en),
-            "seconds": time.perf_counter() - t_start, "seconds_teacher": t_teacher, "seconds_segment": t_segment})
-    return out
+        write_json(stage / "pretrain_config.json", meta)

@@ -166,11 +166,7 @@ def train_mlm(cfg: MlmPretrainConfig, train_recs, held_recs, device_name: str = 
         for step in bar:
             batch = collator([train_ex[i] for i in order[step * cfg.batch_size:(step + 1) * cfg.batch_size]])
             loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-            if not torch.isfinite(loss):
-                raise GlalignError(f"SynthPhoBERT pretraining diverged at epoch {epoch + 1}, step {step + 1}; "
-                                   f"lower the learning rate ({cfg.lr:g} now)")
-            common.step(model, opt, sched, loss)
-            total += float(loss.detach())
+            total += common.checked_step(model, opt, sched, loss, "SynthPhoBERT pretraining", epoch, step, cfg.lr)
             bar.set_postfix(loss=f"{total / (step + 1):.3f}")
         seconds = time.perf_counter() - t0
         held = masked_accuracy(model, collator, held_ex, device, cfg.seed) if held_ex else None
@@ -193,7 +189,7 @@ def save_mlm(folder, model, tokenizer, cfg, history: list[dict]) -> None:
     import pandas as pd
 
     from glalign.io import write_csv
-    from glalign.model.factory import quiet_transformers
+    from glalign.hub import quiet_transformers
 
     folder = Path(folder)
     with quiet_transformers():

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import GlalignError
 from glalign.pretrain import common
 
@@ -74,8 +74,8 @@ def load_pairs(records, cfg: ParserPretrainConfig, progress: bool):
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from glalign.data.records import open_image
-    from glalign.parsing.masks import load_label_map
+    from glalign.data.images import open_image
+    from glalign.data.masks import load_label_map
 
     size = (cfg.width, cfg.height)
     images = np.empty((len(records), cfg.height, cfg.width, 3), np.uint8)
@@ -152,14 +152,8 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
     """Train SynthParser into `out` (skipped when `out` already holds it with these settings and this
     corpus). `corpus_root`: a SynthPEDES-format folder with parsing/ (made with `n_ids` identities
     if missing or empty; default beside `out`, shared with SynthCLIP/SynthPhoBERT)."""
-    import pandas as pd
-    import torch.nn.functional as F
-    from tqdm.auto import tqdm
-
     from glalign.data.records import load_dataset
     from glalign.device import resolve_device
-    from glalign.io import write_csv, write_json
-    from glalign.model.factory import quiet_transformers
 
     cfg = cfg or ParserPretrainConfig(seed=seed, **({"epochs": epochs} if epochs else {}))
     out = Path(out)
@@ -188,27 +182,8 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
                                                                          cfg.warmup_fraction))
     history = []
     for epoch in range(cfg.epochs):
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        order = torch.randperm(len(images), generator=gen)
-        model.train()
-        total, t0 = 0.0, time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"SynthParser epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not progress, leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            x, y = images[idx], labels[idx]
-            if cfg.augment:
-                x, y = _augment(x, y, gen)
-            x = _normalise(x).to(dev)
-            logits = model(pixel_values=x).logits  # 1/4 resolution; upsampled for the loss, as SegFormer does
-            logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            loss = F.cross_entropy(logits, y.long().to(dev), weight=weight)
-            if not torch.isfinite(loss):
-                raise GlalignError(f"SynthParser training diverged at epoch {epoch + 1}, step {step + 1}; lower the "
-                                   f"learning rate ({cfg.lr:g} now)")
-            common.step(model, opt, sched, loss)
-            total += float(loss.detach())
-            bar.set_postfix(loss=f"{total / (step + 1):.3f}")
+        t0 = time.perf_counter()
+        total = _parser_epoch(model, opt, sched, cfg, epoch, images, labels, weight, dev, steps_per_epoch, progress)
         seconds = time.perf_counter() - t0
         held = scores(confusion(model, held_images, held_labels, dev))
         history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "lr": opt.param_groups[0]["lr"],
@@ -221,13 +196,49 @@ def train_parser(corpus_root=None, out="SynthParser", epochs: int | None = None,
     model = model.cpu().eval()
     summary = {"train_images": len(images), "heldout_images": len(held_images), "heldout": held,
                "seconds": time.perf_counter() - t_start}
+    _save_parser(out, overwrite, model, cfg, history, {
+        "kind": "synthparser", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
+        "corpus": str(corpus), "corpus_fingerprint": corpus_fp, **summary})
+    return out
+
+
+def _parser_epoch(model, opt, sched, cfg: ParserPretrainConfig, epoch: int, images, labels, weight, dev,
+                  steps_per_epoch: int, progress: bool) -> float:
+    """One epoch of segmentation steps in a seeded order (with augmentation); returns the summed loss."""
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+    order = torch.randperm(len(images), generator=gen)
+    model.train()
+    total = 0.0
+    bar = tqdm(range(steps_per_epoch), desc=f"SynthParser epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not progress, leave=False)
+    for step in bar:
+        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        x, y = images[idx], labels[idx]
+        if cfg.augment:
+            x, y = _augment(x, y, gen)
+        x = _normalise(x).to(dev)
+        logits = model(pixel_values=x).logits  # 1/4 resolution; upsampled for the loss, as SegFormer does
+        logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        loss = F.cross_entropy(logits, y.long().to(dev), weight=weight)
+        total += common.checked_step(model, opt, sched, loss, "SynthParser training", epoch, step, cfg.lr)
+        bar.set_postfix(loss=f"{total / (step + 1):.3f}")
+    return total
+
+
+def _save_parser(out: Path, overwrite: bool, model, cfg: ParserPretrainConfig, history: list, meta: dict) -> None:
+    """The model folder, written atomically: weights, its image processor, history.csv, pretrain_config.json."""
+    import pandas as pd
+
+    from glalign.hub import quiet_transformers
+    from glalign.io import write_csv, write_json
+
     with common.staged(out, overwrite) as stage:
         with quiet_transformers():
             model.save_pretrained(stage)
         image_processor(cfg).save_pretrained(stage)
         write_csv(stage / "history.csv", pd.DataFrame(history))
-        write_json(stage / "pretrain_config.json", {
-            "kind": "synthparser", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
-            "corpus": str(corpus), "corpus_fingerprint": corpus_fp, **summary})
-    return out
+        write_json(stage / "pretrain_config.json", meta)
 

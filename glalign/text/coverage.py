@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from glalign import PARTS
-from glalign.text.phrases import cached_extract, dataset_cache_dir
+from glalign.constants import PARTS
+from glalign.data.formats import dataset_cache_dir
+from glalign.text.phrases import cached_extract
 
 
 def _contains(phrase_text: str, noun: str) -> bool:

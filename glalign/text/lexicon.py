@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from glalign import PARTS
+from glalign.constants import PARTS
 from glalign.errors import GlalignError
 
 MODES = ("paper", "extended")

@@ -44,7 +44,7 @@ def chunk_texts(texts: list[str], tokenizer, max_length: int, lang: str = "en", 
     """(chunks, owner, cut): each text as one or more chunks (viewed, e.g. word-segmented for
     PhoBERT) of at most max_length tokens with the special tokens, the index of the text each
     chunk belongs to, and the number of sentences still longer than max_length (cut when encoded)."""
-    from glalign.rsm import split_many
+    from glalign.text.sentences import split_many
 
     view = view or (lambda t: t)
     viewed = [view(t) for t in texts]

@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from glalign import PARTS
+from glalign.constants import PARTS
+from glalign.data.formats import dataset_cache_dir  # noqa: F401  (its home; re-exported for callers)
 from glalign.errors import GlalignError
 from glalign.text.lexicon import part_of, raw_lexicon
 
@@ -258,7 +259,3 @@ def _read_cache(path: Path) -> dict:
         warnings.warn(f"{path}: the noun-phrase cache is damaged; rebuilding it", stacklevel=3)
         return {}
     return cache
-
-
-def dataset_cache_dir(root) -> Path:
-    return Path(root) / ".glalign-cache"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glalign.errors import GlalignError
 
 SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[BOS]", "eos": "[EOS]"}
 
@@ -56,13 +55,9 @@ def train_tokenizer(texts: list[str], kind: str, vocab_size: int = 2000):
 
 def load_tokenizer(source: str | Path, kind: str):
     """A saved or pretrained tokenizer; GPT-2's gets a pad token (it has none) so batches pad."""
-    from transformers import AutoTokenizer
+    from glalign.hub import load_tokenizer_files
 
-    try:
-        tok = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise GlalignError(f"tokenizer {source!s} is not available locally ({type(exc).__name__}: {exc}); "
-                           "pass a folder that holds the model's tokenizer files") from None
+    tok = load_tokenizer_files(source)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
