@@ -108,3 +108,19 @@ def test_converged_rule(tmp_path, curve, converged):
     s = run_summary(tmp_path)
     assert s["converged"] is converged
     assert (s["last_quarter_rise"] < CONVERGED_RISE) is converged
+
+
+def test_best_settings_ranks_each_sweep_stage_on_its_own():
+    """A schedule stage (6 epochs) is chosen within its stage, not outranked by a longer stage's row."""
+    import pandas as pd
+
+    from glalign.repro.sweep import best_settings
+
+    table = pd.DataFrame([dict(lang="vi", init="pretrained", epochs=8, lr=1e-3, val_R1=71.4),
+                          dict(lang="vi", init="pretrained", epochs=8, lr=3e-4, val_R1=64.9),
+                          dict(lang="vi", init="pretrained", epochs=6, lr=1e-3, val_R1=69.0),
+                          dict(lang="vi", init="pretrained", epochs=6, lr=2e-3, val_R1=62.5),
+                          dict(lang="en", init="scratch", epochs=8, lr=3e-3, val_R1=69.6)])
+    best = best_settings(table).set_index(["lang", "init", "epochs"]).lr.to_dict()
+    assert best == {("en", "scratch", 8): 3e-3, ("vi", "pretrained", 6): 1e-3, ("vi", "pretrained", 8): 1e-3}
+    assert len(best_settings(table.drop(columns="epochs"))) == 2  # a table without stages: one per (lang, init)

@@ -49,5 +49,7 @@ def sweep_row(call: dict, run) -> dict:
 
 
 def best_settings(table: pd.DataFrame) -> pd.DataFrame:
-    """The row with the highest best-epoch validation Rank-1 per (lang, init)."""
-    return table.loc[table.groupby(["lang", "init"]).val_R1.idxmax()].reset_index(drop=True)
+    """The row with the highest best-epoch validation Rank-1 per (lang, init) and stage (epochs): a
+    6-epoch schedule row is not outranked by an 8-epoch rate row whose curve had not levelled off."""
+    keys = ["lang", "init"] + (["epochs"] if "epochs" in table else [])
+    return table.loc[table.groupby(keys).val_R1.idxmax()].reset_index(drop=True)
