@@ -124,3 +124,7 @@ def test_best_settings_ranks_each_sweep_stage_on_its_own():
     best = best_settings(table).set_index(["lang", "init", "epochs"]).lr.to_dict()
     assert best == {("en", "scratch", 8): 3e-3, ("vi", "pretrained", 6): 1e-3, ("vi", "pretrained", 8): 1e-3}
     assert len(best_settings(table.drop(columns="epochs"))) == 2  # a table without stages: one per (lang, init)
+    variants = pd.concat([table.assign(alpha=0.5), pd.DataFrame([dict(lang="vi", init="pretrained", epochs=6, lr=3e-3,
+                                                                       alpha=1.0, val_R1=40.0)])])
+    best = best_settings(variants).set_index(["lang", "init", "alpha", "epochs"]).lr.to_dict()
+    assert best[("vi", "pretrained", 1.0, 6)] == 3e-3 and best[("vi", "pretrained", 0.5, 6)] == 1e-3

@@ -35,7 +35,7 @@ def cmd_sweep(args) -> int:
     table = sweep(ws, epochs=args.epochs)
     if args.out:
         write_csv(Path(args.out), table)
-    cols = [c for c in ("lang", "init", "lr", "head_lr_scale", "text_pooling", "epochs", "best_epoch", "val_R1",
+    cols = [c for c in ("lang", "init", "alpha", "lr", "head_lr_scale", "text_pooling", "epochs", "best_epoch", "val_R1",
                         "val_R1_global", "val_R1_local", "converged", "val_curve") if c in table]
     print(table[cols].to_string(index=False))
     print("\nchosen on validation:\n" + best_settings(table)[cols].to_string(index=False))

@@ -7,8 +7,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from glalign.repro.assets import WorkspaceAssets
 from glalign.repro.scenarios import INITS, LOCAL_SUPERVISION, SCENARIOS, SV2_IDS, VARIANTS, Scenario
 
@@ -23,8 +21,9 @@ class Workspace(WorkspaceAssets):
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         profile = self.settings["finetune_profile" if init == "pretrained" else "train_profile"]
-        if isinstance(profile, dict):  # chosen per language on validation (results/paper/NOTES.md)
-            profile = profile[lang]
+        if isinstance(profile, dict):  # chosen per language (and variant) on validation (results/paper/NOTES.md)
+            variant = {a: v for v, a in VARIANTS.items()}.get(alpha)
+            profile = profile.get(f"{lang}/{variant}", profile[lang])
         towers = self.encoders(lang) if init == "pretrained" else {}
         cfg = TrainConfig.for_profile(profile, data=[str(self.domain(d)) for d in domains], lang=lang, out="",
                                       alpha=alpha, seed=self.settings["seed"] if seed is None else seed,
@@ -234,28 +233,3 @@ def set_threads(n: int) -> None:
 
 def call_in_worker(profile: str, root: str, method: str, kwargs: dict) -> str:
     return str(getattr(Workspace(profile, root), method)(**kwargs))
-
-
-def result_row(scenario: str, variant: str, result) -> dict:
-    """One row of a retrieval table: the metrics with their identity-bootstrap CI, and chance
-    (chance_R1, gallery_images, gallery_ids) beside them, since galleries differ between scenarios."""
-    from glalign.retrieval.metrics import chance_r1
-    from glalign.retrieval.stats import bootstrap_ci
-
-    sc = SCENARIOS[scenario]
-    lo, hi = bootstrap_ci(result.per_query.correct_at_1.to_numpy(), clusters=result.per_query.pid.to_numpy())
-    m = result.metrics
-    return {"scenario": scenario, "variant": variant, "train": "+".join(f"{d}-{sc.lang.upper()}" for d in sc.train),
-            "test": f"{sc.test}-{sc.lang.upper()}" + (" (subset)" if sc.test_subset else "")
-                    + (" (all ids)" if sc.test_split == "all" else ""),
-            "lang": sc.lang, "R1": m["R1"], "R5": m["R5"], "R10": m["R10"], "mAP": m["mAP"], "mINP": m["mINP"],
-            "n_queries": result.n_queries, "R1_ci_low": lo, "R1_ci_high": hi,
-            "chance_R1": chance_r1(result.query_pids, result.gallery_pids),
-            "gallery_images": len(result.gallery_pids), "gallery_ids": len(set(result.gallery_pids.tolist()))}
-
-
-def scenario_table(ws: Workspace, scenarios=tuple(SCENARIOS), variant: str = "full") -> tuple[pd.DataFrame, dict]:
-    """The scenario grid, plus the EvalResults by scenario (for per-query comparisons)."""
-    results = {s: ws.evaluate(s, variant) for s in scenarios}
-    table = pd.DataFrame([result_row(s, variant, r) for s, r in results.items()])
-    return table, results
