@@ -128,3 +128,20 @@ def test_best_settings_ranks_each_sweep_stage_on_its_own():
                                                                        alpha=1.0, val_R1=40.0)])])
     best = best_settings(variants).set_index(["lang", "init", "alpha", "epochs"]).lr.to_dict()
     assert best[("vi", "pretrained", 1.0, 6)] == 3e-3 and best[("vi", "pretrained", 0.5, 6)] == 1e-3
+
+
+def test_a_variant_gets_its_own_preset_only_where_the_profile_gives_one():
+    """Vietnamese global-only runs train 12 epochs in both inits (equal pair passes), every other run
+    its language's preset; a run's folder name follows its settings, so the cache tells them apart."""
+    from glalign.config import PROFILES
+    from glalign.repro.scenarios import profile_settings, training_profile
+
+    s = profile_settings("synthpedes")
+    chosen = {(init, lang, a): training_profile(s, init, lang, a)
+              for init in ("pretrained", "scratch") for lang in ("en", "vi") for a in (0.0, 0.5, 1.0)}
+    assert chosen[("pretrained", "vi", 1.0)] == "synthpedes-finetune-vi-global"
+    assert chosen[("scratch", "vi", 1.0)] == "synthpedes-vi-global"
+    assert chosen[("pretrained", "vi", 0.5)] == "synthpedes-finetune-vi" and chosen[("scratch", "en", 1.0)] == "synthpedes"
+    assert PROFILES["synthpedes-finetune-vi-global"]["epochs"] == PROFILES["synthpedes-vi-global"]["epochs"] == 12
+    assert training_profile(profile_settings("tiny"), "pretrained", "vi", 1.0) == "tiny-finetune"
+    assert training_profile(s, "pretrained", "en", 0.25) == "synthpedes-finetune"  # an α outside the variants

@@ -90,6 +90,16 @@ PROFILES = {
 PROFILES["synthpedes-full"] = {**PROFILES["synthpedes"], "studies": STUDIES}
 
 
+def training_profile(settings: dict, init: str, lang: str, alpha: float) -> str:
+    """The training preset of a run: the workspace profile's, per language, or per "language/variant"
+    where a variant was given its own on validation (results/paper/NOTES.md)."""
+    profile = settings["finetune_profile" if init == "pretrained" else "train_profile"]
+    if not isinstance(profile, dict):
+        return profile
+    variant = {a: v for v, a in VARIANTS.items()}.get(alpha)
+    return profile.get(f"{lang}/{variant}", profile[lang])
+
+
 def profile_settings(profile: str) -> dict:
     if profile not in PROFILES:
         raise GlalignError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from glalign.repro.assets import WorkspaceAssets
-from glalign.repro.scenarios import INITS, LOCAL_SUPERVISION, SCENARIOS, SV2_IDS, VARIANTS, Scenario
+from glalign.repro.scenarios import INITS, LOCAL_SUPERVISION, SCENARIOS, SV2_IDS, VARIANTS, Scenario, training_profile
 
 
 class Workspace(WorkspaceAssets):
@@ -20,10 +20,7 @@ class Workspace(WorkspaceAssets):
 
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-        profile = self.settings["finetune_profile" if init == "pretrained" else "train_profile"]
-        if isinstance(profile, dict):  # chosen per language (and variant) on validation (results/paper/NOTES.md)
-            variant = {a: v for v, a in VARIANTS.items()}.get(alpha)
-            profile = profile.get(f"{lang}/{variant}", profile[lang])
+        profile = training_profile(self.settings, init, lang, alpha)
         towers = self.encoders(lang) if init == "pretrained" else {}
         cfg = TrainConfig.for_profile(profile, data=[str(self.domain(d)) for d in domains], lang=lang, out="",
                                       alpha=alpha, seed=self.settings["seed"] if seed is None else seed,
