@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from glalign.errors import GlalignError
-from glalign.repro.scenarios import MASKS, RSM_JUDGE, RSM_SETTINGS, STUDIES, profile_settings
+from glalign.repro.scenarios import MASKS, ROGLE_LANGS, RSM_JUDGE, RSM_SETTINGS, STUDIES, profile_settings
 
 
 class WorkspaceAssets:
@@ -30,6 +30,11 @@ class WorkspaceAssets:
     def studies(self) -> tuple[str, ...]:
         """Notebook 06's studies this profile runs (scenarios.STUDIES; every one unless it says)."""
         return tuple(self.settings.get("studies", STUDIES))
+
+    @property
+    def rogle_langs(self) -> tuple[str, ...]:
+        """The languages of notebook 08's RSM arms this profile trains (scenarios.ROGLE_LANGS unless it says)."""
+        return tuple(self.settings.get("rogle_langs", ROGLE_LANGS))
 
     # ---------------------------------------------------------- data
     def domain(self, name: str) -> Path:
