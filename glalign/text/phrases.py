@@ -3,7 +3,6 @@ English, underthesea for Vietnamese) mapped through the part lexicon, part phras
 branch, the `glalign text phrases` stream, and the parse's JSON cache beside a dataset."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -14,6 +13,7 @@ from typing import Iterable, Iterator
 from glalign.constants import PARTS
 from glalign.data.formats import dataset_cache_dir  # noqa: F401  (its home; re-exported for callers)
 from glalign.errors import GlalignError
+from glalign.fingerprint import digest
 from glalign.text.lexicon import part_of
 from glalign.text.np_parsers import SPACY_MODELS, Parsed, english_nlp, noun_phrases  # noqa: F401  (old home)
 
@@ -95,7 +95,7 @@ def stream_phrases(lines: Iterable[str], lang: str, mode: str = "extended", batc
 
 # ------------------------------------------------------------------ cache beside the dataset
 def _key(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    return digest(text, n=16)
 
 
 def cached_extract(texts: list[str], lang: str, mode: str, cache_dir) -> list[list[Phrase]]:
