@@ -1,6 +1,6 @@
 """Contract: the package's layers import only downward, and no `_private` name crosses a module.
 
-    base      errors, constants, io, device, distributed, hub, config and presets (the settings: plain data)
+    base      errors, constants, io, device, distributed, hub, config and presets (the settings: plain data), fingerprint
     data      data/, text/, parsing/          (no cycle between the three)
     model     model/
     retrieval retrieval/ (evaluate, fusion, metrics, stats, index, search), rogle/ (RSM, local protocol)
@@ -20,7 +20,7 @@ PKG = Path(__file__).resolve().parent.parent / "glalign"
 
 LAYERS = {  # module prefix -> layer rank (the longest matching prefix decides)
     "glalign.errors": 0, "glalign.constants": 0, "glalign.io": 0, "glalign.device": 0, "glalign.distributed": 0,
-    "glalign.hub": 0, "glalign.config": 0, "glalign.presets": 0,
+    "glalign.hub": 0, "glalign.config": 0, "glalign.presets": 0, "glalign.fingerprint": 0,
     "glalign.data": 1, "glalign.text": 1, "glalign.parsing": 1,
     "glalign.model": 2,
     "glalign.retrieval": 3, "glalign.evaluate": 3, "glalign.metrics": 3, "glalign.stats": 3,

@@ -13,7 +13,6 @@ image and mask paths with their sizes and modification times, so an edited datas
 cache; the folder is written under a temporary name and renamed into place whole."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,24 +22,26 @@ import numpy as np
 import torch
 
 from glalign.constants import PARTS
+from glalign.fingerprint import digest
 from glalign.io import atomic_dir
 
 ARRAYS = ("images", "labels", "present")  # the .npy files of a cache folder
 
 
 def fingerprint(records, size: int, scheme: str) -> str:
-    h = hashlib.sha1(f"{size}|{scheme}".encode())
-    for r in records:
-        for path in (r.image, r.mask):
-            if path is None:
-                h.update(b"|-")
-                continue
-            try:
-                st = os.stat(path)
-                h.update(f"|{path}|{st.st_size}|{st.st_mtime_ns}".encode())
-            except OSError:  # reported by the decoding, which reads it
-                h.update(f"|{path}|missing".encode())
-    return h.hexdigest()[:16]
+    """Key of the cache folder: the records' image and mask files by size and mtime, at this size and
+    pixel scheme."""
+    return digest(f"{size}|{scheme}", *(_file_stamp(path) for r in records for path in (r.image, r.mask)), n=16)
+
+
+def _file_stamp(path) -> str:
+    if path is None:
+        return "|-"
+    try:
+        st = os.stat(path)
+        return f"|{path}|{st.st_size}|{st.st_mtime_ns}"
+    except OSError:  # reported by the decoding, which reads it
+        return f"|{path}|missing"
 
 
 class ImageCache:
@@ -106,10 +107,7 @@ def build(store, records, folder: Path) -> ImageCache:
 def _sample_digest(arrays) -> str:
     """sha1 of every ~n/64-th row of the three arrays: catches a truncated or overwritten file at
     the cost of reading 64 rows, not the whole cache."""
-    h = hashlib.sha1()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a[:: max(1, len(a) // 64)]).tobytes())
-    return h.hexdigest()
+    return digest(*(np.ascontiguousarray(a[:: max(1, len(a) // 64)]).tobytes() for a in arrays))
 
 
 def _usable(folder: Path, keys: list[str], size: int, scheme: str) -> bool:

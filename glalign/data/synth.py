@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from glalign.data.captions_en import write_en
 from glalign.data.captions_vi import write_vi
 from glalign.data.mentions import mentions_for
-from glalign.data.synth_people import family_variant, render, sample_conditions, sample_person
+from glalign.data.synth_people import family_variant, sample_conditions, sample_person
+from glalign.data.synth_render import render
 from glalign.data.translate import translate
 from glalign.data.vocabulary import STYLES
 from glalign.errors import GlalignError

@@ -8,7 +8,6 @@ renamed into place, so a crash never leaves a half-written model behind."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from glalign.errors import GlalignError
+from glalign.fingerprint import content_key, digest
 from glalign.io import atomic_dir
 
 PRETRAIN_VERSION = 1  # bump when a change to the loops changes the weights a configuration gives
@@ -47,16 +47,11 @@ def corpus_fingerprint(root: Path) -> str:
     if not files:
         raise GlalignError(f"corpus {root} holds no caption files; generate it with `glalign pretrain` "
                            "without --corpus, or pass a SynthPEDES-format folder")
-    h = hashlib.sha1()
-    for p in files:
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()
+    return digest(*(p.name.encode() + b"\0" + p.read_bytes() for p in files))
 
 
 def fingerprint(kind: str, settings: dict, corpus_fp: str) -> str:
-    key = json.dumps({"kind": kind, "version": PRETRAIN_VERSION, "settings": settings, "corpus": corpus_fp},
-                     sort_keys=True)
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
+    return content_key({"kind": kind, "version": PRETRAIN_VERSION, "settings": settings, "corpus": corpus_fp}, n=16)
 
 
 def read_pretrain_config(out: Path) -> dict | None:

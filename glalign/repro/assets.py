@@ -3,7 +3,6 @@
 captions, the RSM judge and its mined pairs."""
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from glalign.errors import GlalignError
+from glalign.fingerprint import file_digest
 from glalign.repro.scenarios import MASKS, ROGLE_LANGS, RSM_JUDGE, RSM_SETTINGS, STUDIES, profile_settings
 
 
@@ -52,7 +52,7 @@ class WorkspaceAssets:
         return out
 
     def data_fingerprint(self, names) -> str:
-        return hashlib.sha1(b"".join((self.domain(n) / "synth.json").read_bytes() for n in names)).hexdigest()[:8]
+        return file_digest([self.domain(n) / "synth.json" for n in names], n=8)
 
     # ---------------------------------------------------------- pretrained encoders
     def pretrained(self, kind: str) -> Path:

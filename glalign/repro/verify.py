@@ -23,10 +23,7 @@ Exit 0 when every judged number is within its tolerance, 1 with the table of tho
 (GlalignError) for a missing or malformed folder."""
 from __future__ import annotations
 
-import io
 import math
-import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ from glalign.errors import GlalignError
 from glalign.repro.tolerance import design_effect, per_query_hits, unpaired_interval
 from glalign.repro.verify_specs import (CI_LEVEL, DEFAULT_DESIGN_EFFECT, MAX_LISTED, MCNEMAR_ALPHA, PER_QUERY_KEY,
                                         PER_QUERY_PREFIX, SPECS, TableSpec)
+from glalign.repro.verify_tables import committed_tables, read_table, tables_dir
 
 # the names this module held before the split, for `glalign.verify.X` (one release)
 from glalign.repro.tolerance import query_ci  # noqa: E402,F401
@@ -48,54 +46,6 @@ from glalign.repro.verify_specs import (  # noqa: E402,F401
 
 
 VERDICT_OK, VERDICT_DRIFT, VERDICT_INFO = "ok", "BEYOND", "info"
-
-
-def tables_dir(path) -> Path:
-    """A results folder (holding tables/) or its tables/ folder itself."""
-    path = Path(path)
-    if not path.exists():
-        raise GlalignError(f"{path} does not exist; pass the results folder of a rerun "
-                           "(`glalign reproduce --results ROOT` writes ROOT/<profile>)")
-    tables = path / "tables" if (path / "tables").is_dir() else path
-    if not tables.is_dir() or not any(tables.glob("*.csv")):
-        raise GlalignError(f"{path} holds no tables (no tables/*.csv); pass the folder `glalign reproduce` wrote, "
-                           "e.g. results/<profile>")
-    return tables
-
-
-def committed_tables(profile: str, tmp: Path) -> Path:
-    """results/<profile>/tables as committed at git HEAD (a rerun in the checkout replaces the working
-    tree's copy), extracted under tmp; the working tree's folder when this is no git checkout."""
-    from glalign.repro.reproduce import REPO
-
-    rel = f"results/{profile}/tables"
-    try:
-        blob = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", rel],
-                              capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        folder = REPO / rel
-        if folder.is_dir():
-            return folder
-        raise GlalignError(f"no committed results for profile {profile!r} ({folder} is missing and {REPO} is no "
-                           "git checkout); pass the folder to compare with as --reference DIR") from None
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-        try:
-            tar.extractall(tmp, filter="data")
-        except TypeError:  # Python before 3.11.4: no filter (the archive is git's own, of this checkout)
-            tar.extractall(tmp)
-    return tmp / rel
-
-
-def _read(path: Path, spec: TableSpec | None) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise GlalignError(f"{path}: not a readable CSV table ({exc}); rerun the notebook that writes it") from None
-    missing = [k for k in (spec.keys if spec else ()) if k not in frame.columns]
-    if missing:
-        raise GlalignError(f"{path}: missing column(s) {', '.join(missing)}; it was not written by this glalign "
-                           "version: rerun `glalign reproduce`")
-    return frame
 
 
 def _equal(a, b) -> bool:
@@ -129,7 +79,7 @@ class _Context:
         key = (folder, stem)
         if key not in self._pq:
             path = folder / f"{stem}.csv"
-            self._pq[key] = _read(path, None) if path.exists() else None
+            self._pq[key] = read_table(path, None) if path.exists() else None
             frame = self._pq[key]
             if frame is not None and not {"correct_at_1", "pid"} <= set(frame.columns):
                 raise GlalignError(f"{path}: no correct_at_1 / pid columns; rerun notebook 04")
@@ -256,8 +206,8 @@ def verify(rerun, reference=None, profile: str = "synthpedes") -> Report:
         ctx = _Context(ref, new)
         checks = []
         for name in common:
-            checks += compare_table(name, _read(ref / f"{name}.csv", SPECS.get(name)),
-                                    _read(new / f"{name}.csv", SPECS.get(name)), ctx)
+            checks += compare_table(name, read_table(ref / f"{name}.csv", SPECS.get(name)),
+                                    read_table(new / f"{name}.csv", SPECS.get(name)), ctx)
         columns = ["table", "row", "column", "committed", "rerun", "difference", "tolerance", "verdict"]
         return Report(pd.DataFrame(checks, columns=columns), sorted(names(ref) - names(new)), sorted(names(new) - names(ref)))
 

@@ -3,10 +3,10 @@ worker processes, and evaluated per scenario (its datasets, stand-ins, masks and
 glalign.repro.assets)."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
+from glalign import fingerprint
 from glalign.repro.assets import WorkspaceAssets
 from glalign.repro.scenarios import INITS, LOCAL_SUPERVISION, SCENARIOS, SV2_IDS, VARIANTS, Scenario, training_profile
 
@@ -48,7 +48,7 @@ class Workspace(WorkspaceAssets):
         key += self.data_fingerprint(domains)  # a regenerated dataset means a new run
         if local_supervision == "rsm":  # other mined pairs mean a new run
             key += "".join(mined_pairs_digest(self.rsm_pairs(d, lang)) for d in domains)
-        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        digest = fingerprint.digest(key, n=8)
         tags = "".join(f"-{t}" for t in (init, local_supervision if local_supervision != "lexicon" else "",
                                           "oracle" if masks == "oracle" else "",
                                           f"seed{seed}" if seed not in (None, self.settings["seed"]) else "") if t)
@@ -84,7 +84,7 @@ class Workspace(WorkspaceAssets):
         cfg = TrainConfig.from_flat({**cfg.flat(), **overrides}, out="",
                                     profile=cfg.profile, device=cfg.device, where="sweep settings")
         cfg.image_cache = True
-        key = hashlib.sha1((path.name + json.dumps(overrides, sort_keys=True)).encode()).hexdigest()[:8]
+        key = fingerprint.digest(path.name + json.dumps(overrides, sort_keys=True), n=8)
         cfg.out = str(self.root / "sweep" / f"{lang}-{init}-{key}")
         if completed_epochs(cfg.out) < cfg.optim.epochs:
             resumable = Path(cfg.out, "checkpoints", "latest").exists()
@@ -211,7 +211,7 @@ def mined_pairs_digest(path: Path) -> str:
     workspace or package elsewhere key the same run."""
     saved = json.loads(path.read_text(encoding="utf-8"))
     saved.pop("model", None)
-    return hashlib.sha1(json.dumps(saved, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return fingerprint.content_key(saved, ensure_ascii=False)
 
 
 def default_workers() -> int:

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glalign.constants import PARTS
 from glalign.errors import GlalignError
 from glalign.retrieval.embeddings import (QueryEmbeddings, best_region_similarity, encode_gallery, encode_queries,
                                           encode_units, prototype_routed, sharded)
 from glalign.retrieval.fusion import check_fusion, combine, local_similarity
+from glalign.retrieval.ranking import per_query_table, rank_queries
+from glalign.retrieval.ranking import refuse_non_finite_scores  # noqa: F401  (its old home)
 
 # names that lived here before the split, for `from glalign.evaluate import ...` (one release)
 from glalign.retrieval.embeddings import (  # noqa: E402,F401
@@ -113,8 +114,8 @@ def evaluate(model, tokenizer, cfg, records, lang: str, alpha: float | None = No
         def rows(sl):
             q = QueryEmbeddings(queries.global_[sl], queries.phrases[sl], queries.present[sl])
             return combine(alpha, (q.global_ @ gallery.global_.t()).numpy(), local_rows(sl, q), fusion)
-    metrics, first, top, score_top1 = _rank(rows, captions, q_pids, g_pids)
-    per_query = _per_query(records, captions, q_pids, g_pids, queries, first, top, score_top1, units)
+    metrics, first, top, score_top1 = rank_queries(rows, captions, q_pids, g_pids, EVAL_CHUNK)
+    per_query = per_query_table(records, captions, q_pids, g_pids, queries, first, top, score_top1, units)
     return EvalResult(metrics=metrics, per_query=per_query, global_sim=gsim, local_sim=lsim, query_pids=q_pids,
                       gallery_pids=g_pids, gallery_paths=[r.file_path for r in records], alpha=alpha)
 
@@ -146,41 +147,6 @@ def _phrase_dicts(routing: str, captions: list[str], lang: str, mode: str, cache
     return [part_phrases(p) for p in extracted]
 
 
-def _rank(rows, captions: list[str], q_pids, g_pids):
-    """(metrics, first correct rank, top-10 indices, top-1 score) over the queries, EVAL_CHUNK at a time."""
-    from glalign.retrieval.metrics import RankAccumulator
-
-    acc = RankAccumulator(g_pids)
-    firsts, tops, scores = [], [], []
-    for start in range(0, len(captions), EVAL_CHUNK):
-        sim = rows(slice(start, start + EVAL_CHUNK))
-        refuse_non_finite_scores(sim, captions[start:start + EVAL_CHUNK])
-        first, top = acc.add(sim, q_pids[start:start + EVAL_CHUNK])
-        firsts.append(first)
-        tops.append(top)
-        scores.append(sim[np.arange(len(sim)), top[:, 0]])
-    return acc.result(), np.concatenate(firsts), np.concatenate(tops), np.concatenate(scores)
-
-
-def _per_query(records, captions, q_pids, g_pids, queries, first, top, score_top1, units) -> pd.DataFrame:
-    """One row per query: what it was, where its person ranked, what came first."""
-    per_query = pd.DataFrame({
-        "query": np.arange(len(captions)), "caption": captions, "pid": [str(p) for p in q_pids],
-        "image": [r.file_path for r in records for _ in r.captions],
-        "caption_index": [i for r in records for i in range(len(r.captions))],
-        "n_parts": queries.present.sum(1).numpy(),  # lexicon routing's parts (best-region: 0; see n_units)
-        "parts": [" ".join(PARTS[p] for p in range(len(PARTS)) if row[p]) for row in queries.present.tolist()],
-        "rank": first, "correct_at_1": first == 1,
-        "top10": [" ".join(str(g_pids[j]) for j in row) for row in top],
-        "top1_image": [records[row[0]].file_path for row in top],
-        "score_top1": score_top1,
-    })
-    if units is not None:  # best-region routing: the sentences each query was scored by
-        per_query.insert(per_query.columns.get_loc("n_parts") + 1, "n_units",
-                         np.bincount(units.owner.numpy(), minlength=len(captions)))
-    return per_query
-
-
 def validation_scores(model, tokenizer, records, lang: str, alpha: float, cache_dir=None) -> dict:
     """Rank-1 (%) on validation records, fused at the training alpha and per branch: what a run
     chooses its epoch by (the test split is never read during training)."""
@@ -196,15 +162,6 @@ def validation_scores(model, tokenizer, records, lang: str, alpha: float, cache_
               for name, sim in (("global", res.global_sim), ("local", res.local_sim)) if sim is not None}
     return {"val_R1": res.metrics["R1"], **{f"val_R1_{k}": v for k, v in branch.items()},
             "val_queries": res.n_queries}
-
-
-def refuse_non_finite_scores(sim: np.ndarray, captions: list[str]) -> None:
-    """NaN scores rank in no meaningful order: a GlalignError naming the first query that has one."""
-    bad = ~np.isfinite(sim).all(1)
-    if bad.any():
-        first = int(np.argmax(bad))
-        raise GlalignError(f"the model's scores are not finite (NaN or inf) for {int(bad.sum())} of {len(sim)} "
-                           f"queries (e.g. {captions[first]!r}): its weights or inputs overflow; nothing was ranked")
 
 
 def select_records(root, lang: str, split: str = "test", fmt: str = "auto", ids=None, masks: str = "parsing"):

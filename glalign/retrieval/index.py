@@ -20,7 +20,6 @@ the top-k under a proven rounding bound is re-scored in fp32 from the stored row
 equals the fp32-compute path."""
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 import warnings
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from glalign.errors import GlalignError
+from glalign.fingerprint import content_key, digest
 from glalign.retrieval.fusion import query_rows  # noqa: F401  (its home is glalign.retrieval.fusion)
 
 MAGIC = b"GLAIDX1\n"
@@ -72,7 +72,7 @@ def write_index(path, global_, regions, present, dtype: str = "float16", meta: d
     masks = present.to(torch.uint8).numpy()
     rows_bytes = g * (N_PARTS + 1) * d * np.dtype(np_dtype).itemsize
     max_norm = 0.0
-    header = {"version": 1, "n": g, "dim": d, "dtype": dtype, "masks_sha1": hashlib.sha1(masks.tobytes()).hexdigest(),
+    header = {"version": 1, "n": g, "dim": d, "dtype": dtype, "masks_sha1": digest(masks.tobytes()),
               **(meta or {})}
     # the max row norm (of the stored values) bounds the fp16 screen's rounding error; computed before writing
     for s in range(0, g, SPAN):
@@ -144,7 +144,7 @@ class FusedIndex:
             np.zeros((0, N_PARTS), np.uint8)
         self.screen = (np.memmap(self.path, np.uint16, "r", offset=screen_off, shape=(n, (N_PARTS + 1) * d))
                        if n and h.get("screen") else None)
-        if hashlib.sha1(np.ascontiguousarray(self.masks).tobytes()).hexdigest() != h.get("masks_sha1"):
+        if digest(np.ascontiguousarray(self.masks).tobytes()) != h.get("masks_sha1"):
             raise IndexUnusable("part masks do not match their digest")
         sample = np.asarray(self.rows[:: max(1, n // 64)], dtype=np.float32)
         absent = np.repeat(self.masks[:: max(1, n // 64)] == 0, d, axis=1)
@@ -342,8 +342,7 @@ def _faiss():
 
 
 def faiss_path(index: FusedIndex, nlist: int) -> Path:
-    digest = hashlib.sha1(json.dumps(index.header, sort_keys=True).encode()).hexdigest()[:12]
-    return index.path.with_name(f"{index.path.name}.{digest}.ivf{nlist}.faiss")
+    return index.path.with_name(f"{index.path.name}.{content_key(index.header, n=12)}.ivf{nlist}.faiss")
 
 
 def default_nlist(n: int) -> int:

@@ -1,14 +1,12 @@
 """Search a folder of images with a description, and explain a match.
 
 The gallery's embeddings become one memory-mapped index file (glalign.index), keyed by the run and
-each image's size and mtime, and rebuilt when images change or the file does not check out. Exact
-search is one product per query batch over the map; `topk_fused` stays as the reference the index
+each image's size and mtime (glalign.retrieval.gallery_cache), and rebuilt when images change or
+the file does not check out. Exact search is one product per query batch over the map; `topk_fused` stays as the reference the index
 is tested against."""
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +14,9 @@ import torch
 
 from glalign.constants import PARTS
 from glalign.errors import DataError, GlalignError
+from glalign.retrieval.gallery_cache import IMAGE_SUFFIXES  # noqa: F401  (its old home)
+from glalign.retrieval.gallery_cache import index_fingerprint, index_paths, list_images
 from glalign.retrieval.index import DTYPES
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-
-
-@dataclass
-class _Img:
-    image: Path
-    mask: Path | None
 
 
 def topk_fused(query, gallery, alpha: float, k: int, chunk: int = 65536):
@@ -68,16 +60,8 @@ class GalleryIndex:
             raise ValueError(f"dtype {dtype!r} / index {index!r}")
         self.dtype, self.strict, self.kind, self.nprobe, self.progress = dtype, strict, index, nprobe, progress
         self.model, self.tokenizer, self.cfg = load_run(run, device)
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                       and not any(part.startswith(".") for part in p.relative_to(self.root).parts))
-        if not files:
-            raise GlalignError(f"gallery folder {self.root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        rels = [p.relative_to(self.root).as_posix() for p in files]
         self.masks = masks
-        masks_root = self.root.parent / masks if self.root.name == "imgs" else None
-        self.items = [_Img(p, (m if masks_root and (m := masks_root / rel).exists() else None))
-                      for p, rel in zip(files, rels)]
-        self._rels = rels
+        self.items, self._rels = list_images(self.root, masks)
         self.index = self._load_or_build()
         self.paths: list[str] = self.index.header["paths"]
         self.skipped: list[list[str]] = self.index.header["skipped"]  # [relative path, why]
@@ -86,38 +70,18 @@ class GalleryIndex:
                             f"unreadable images; {len(self.skipped)} in this gallery)")
         self._ivf = None
 
-    def _fingerprint(self) -> str:
-        h = hashlib.sha1()
-        weights = self.run / "model.safetensors"
-        with open(weights, "rb") as f:
-            h.update(f.read(4096))
-        st = weights.stat()
-        h.update(f"{st.st_size}:{st.st_mtime_ns}:{self.dtype}:masks={self.masks}:pixels=run".encode())  # the run's normalisation
-        for it, rel in zip(self.items, self._rels):
-            try:
-                st = os.stat(it.image)
-                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-            except OSError as exc:  # a dangling link or a loop: skipped when built, part of the fingerprint
-                h.update(f"{rel}:error {exc.errno}\n".encode())
-        return h.hexdigest()
-
     def cache_path(self) -> Path:
         """Where the index is written: beside the gallery, or in the user cache folder if the gallery
         folder is read-only."""
         return self._cache_paths()[0 if os.access(self.root, os.W_OK) else 1]
 
     def _cache_paths(self) -> list[Path]:
-        key_run = str(self.run.resolve()) + ("" if self.masks == "parsing" else f"|{self.masks}")
-        name = (f".glalign-index-{hashlib.sha1(key_run.encode()).hexdigest()[:10]}-"
-                f"{'fp16' if self.dtype == 'float16' else 'fp32'}.gli")
-        user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "glalign"
-        key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]
-        return [self.root / name, user / key / name.lstrip(".")]
+        return index_paths(self.run, self.root, self.masks, self.dtype)
 
     def _load_or_build(self):
         from glalign.retrieval.index import FusedIndex, IndexUnusable, write_index
 
-        fp = self._fingerprint()
+        fp = index_fingerprint(self.run, self.dtype, self.masks, self.items, self._rels)
         for path in self._cache_paths():
             if path.is_file():
                 try:

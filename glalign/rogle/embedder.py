@@ -12,20 +12,15 @@ import torch.nn.functional as F
 
 from glalign.constants import PARTS
 from glalign.errors import GlalignError
+from glalign.fingerprint import file_digest
 
 
 def model_fingerprint(folder) -> str:
     """sha1 of a model folder's config.json and weight files: mined pairs are cached by it, so
     a model retrained in the same folder means mining again."""
-    import hashlib
-
-    folder, digest = Path(folder), hashlib.sha1()
+    folder = Path(folder)
     student = [folder / "rsm_student.json"] if (folder / "rsm_student.json").exists() else []  # names its image tower
-    for path in [folder / "config.json", *sorted(folder.glob("*.safetensors")), *student]:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    return file_digest([folder / "config.json", *sorted(folder.glob("*.safetensors")), *student], n=16)
 
 
 class Embedder:
