@@ -115,7 +115,7 @@ def _rogle(tables: Path) -> list[str]:
     for name, title in (("rsm_quality", "ROGLE: mined region-phrase pairs vs the lexicon (precision / recall, %)"),
                         ("protocols", "ROGLE: lexicon vs RSM supervision, global and local protocols"),
                         ("rsm_training_pairs", "ROGLE: the RSM arm's training pairs (long captions, A train)"),
-                        ("rogle_mcnemar", "ROGLE: McNemar, lexicon vs RSM (SE1 and SV1, global, short and long "
+                        ("rogle_mcnemar", "ROGLE: McNemar, lexicon vs RSM (SE1; SV1 in synthpedes-full; global, short and long "
                                           "queries)")):
         if (tables / f"{name}.csv").exists():
             frame = pd.read_csv(tables / f"{name}.csv")
