@@ -140,6 +140,16 @@ def _detail_sentences(person: Person, mentions: list[dict], present: set[str], s
     return out
 
 
+# what the photo's conditions look like, said in (English, Vietnamese), in this order
+CONDITION_REMARKS = {
+    "low_light": ("The picture was taken in dim light, so the colours look darker.",
+                  "Ảnh được chụp trong điều kiện thiếu sáng nên màu sắc hơi tối."),
+    "occluded": ("Part of the body is hidden behind something in front of the camera.",
+                 "Một phần cơ thể bị che khuất bởi vật ở phía trước."),
+    "blur": ("The image is slightly blurry.", "Hình ảnh hơi bị mờ."),
+}
+
+
 def _context_sentences(person: Person, cond: Conditions, lang: str, rng) -> tuple[list[dict], list[dict]]:
     """(required, optional) sentences about pose, action, setting and the photo: part null."""
     she = person.gender == "woman"
@@ -148,23 +158,10 @@ def _context_sentences(person: Person, cond: Conditions, lang: str, rng) -> tupl
     if lang == "en":
         who = "woman" if she else "man"
         req = [f"The picture shows a {who} {EN_VIEW[cond.view]}.", f"The {who} is {action} {setting}."]
-        opt = []
-        if cond.low_light:
-            opt.append("The picture was taken in dim light, so the colours look darker.")
-        if cond.occluded:
-            opt.append("Part of the body is hidden behind something in front of the camera.")
-        if cond.blur:
-            opt.append("The image is slightly blurry.")
     else:
         who = "người phụ nữ" if she else "người đàn ông"
         req = [f"Bức ảnh chụp một {who} {VI_VIEW[cond.view]}.", f"{who.capitalize()} {action} {setting}."]
-        opt = []
-        if cond.low_light:
-            opt.append("Ảnh được chụp trong điều kiện thiếu sáng nên màu sắc hơi tối.")
-        if cond.occluded:
-            opt.append("Một phần cơ thể bị che khuất bởi vật ở phía trước.")
-        if cond.blur:
-            opt.append("Hình ảnh hơi bị mờ.")
+    opt = [CONDITION_REMARKS[flag][i] for flag in ("low_light", "occluded", "blur") if getattr(cond, flag)]
     if not cond.occluded:  # the one stock remark kept, and only where it is true
         opt.append(WHOLE_BODY[i])
     return [{"text": t, "part": None} for t in req], [{"text": t, "part": None} for t in opt]

@@ -46,13 +46,18 @@ class ImageStore:
                  else stripes_label_map(*arr.shape[:2]))
         if label.shape != arr.shape[:2]:
             raise DataError(f"{mask_path}: label map is {label.shape}, image {image_path} is {arr.shape[:2]}")
-        img = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().unsqueeze(0)
-        img = F.interpolate(img, size=(self.size, self.size), mode="bilinear", antialias=True,
-                            align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
+        img = resize_square(arr, self.size).round().clamp(0, 255).to(torch.uint8)  # uint8: cached compactly
         lab = torch.from_numpy(label.copy())[None, None].float()
         lab = F.interpolate(lab, size=(self.size, self.size), mode="nearest")[0, 0].to(torch.uint8)
         present = torch.tensor([(label == i + 1).mean() >= MIN_PART_FRACTION for i in range(len(PARTS))])
         return img, lab, present
+
+
+def resize_square(arr: np.ndarray, size: int) -> torch.Tensor:
+    """(h, w, 3) uint8 -> float (3, size, size) on the 0-255 scale: the package's one resize rule
+    (squashed, bilinear with antialiasing), for training, evaluation and RSM's judge alike."""
+    img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float().unsqueeze(0)
+    return F.interpolate(img, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
 def normalise(img_uint8: torch.Tensor, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:

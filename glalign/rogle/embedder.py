@@ -115,13 +115,13 @@ class Embedder:
         self.max_length = self.model.config.text_config.max_position_embeddings
 
     def _pixels(self, arrays: list[np.ndarray]) -> torch.Tensor:
-        """uint8 (h, w, 3) arrays -> normalised (N, 3, S, S), each squashed to the model's square
-        input as the package's training does."""
-        out = [F.interpolate(torch.tensor(a).permute(2, 0, 1)[None].float(),
-                             size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)[0]
-               for a in arrays]
-        x = torch.stack(out) / 255.0
-        return ((x - self.mean.view(1, 3, 1, 1)) / self.std.view(1, 3, 1, 1)).to(self.device)
+        """uint8 (h, w, 3) arrays -> normalised (N, 3, S, S), resized by the package's one rule
+        (glalign.data.torchdata.resize_square) and normalised with the model's own mean and std; kept
+        in float, where training and evaluation cache the resized image as uint8."""
+        from glalign.data.torchdata import normalise, resize_square
+
+        x = torch.stack([resize_square(a, self.size) for a in arrays])
+        return normalise(x, self.mean, self.std).to(self.device)
 
     @torch.inference_mode()
     def images(self, arrays: list[np.ndarray]) -> torch.Tensor:
