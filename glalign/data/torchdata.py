@@ -56,7 +56,7 @@ class ImageStore:
 def resize_square(arr: np.ndarray, size: int) -> torch.Tensor:
     """(h, w, 3) uint8 -> float (3, size, size) on the 0-255 scale: the package's one resize rule
     (squashed, bilinear with antialiasing), for training, evaluation and RSM's judge alike."""
-    img = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float().unsqueeze(0)
+    img = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).float().unsqueeze(0)  # PIL arrays are read-only
     return F.interpolate(img, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
