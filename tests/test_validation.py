@@ -131,8 +131,8 @@ def test_best_settings_ranks_each_sweep_stage_on_its_own():
 
 
 def test_a_variant_gets_its_own_preset_only_where_the_profile_gives_one():
-    """Vietnamese global-only runs train 12 epochs in both inits (equal pair passes), every other run
-    its language's preset; a run's folder name follows its settings, so the cache tells them apart."""
+    """Vietnamese global-only runs train 12 epochs and English full-model runs 8, in both inits (equal
+    pair passes), every other run its language's preset; a run's folder name follows its settings, so the cache tells them apart."""
     from glalign.config import PROFILES
     from glalign.repro.scenarios import profile_settings, training_profile
 
@@ -142,6 +142,9 @@ def test_a_variant_gets_its_own_preset_only_where_the_profile_gives_one():
     assert chosen[("pretrained", "vi", 1.0)] == "synthpedes-finetune-vi-global"
     assert chosen[("scratch", "vi", 1.0)] == "synthpedes-vi-global"
     assert chosen[("pretrained", "vi", 0.5)] == "synthpedes-finetune-vi" and chosen[("scratch", "en", 1.0)] == "synthpedes"
+    assert chosen[("pretrained", "en", 0.5)] == "synthpedes-finetune-en-full" and chosen[("scratch", "en", 0.5)] == "synthpedes-en-full"
+    assert chosen[("pretrained", "en", 0.0)] == "synthpedes-finetune" and chosen[("scratch", "vi", 0.5)] == "synthpedes-vi"
+    assert PROFILES["synthpedes-finetune-en-full"]["epochs"] == PROFILES["synthpedes-en-full"]["epochs"] == 8
     assert PROFILES["synthpedes-finetune-vi-global"]["epochs"] == PROFILES["synthpedes-vi-global"]["epochs"] == 12
     assert training_profile(profile_settings("tiny"), "pretrained", "vi", 1.0) == "tiny-finetune"
     assert training_profile(s, "pretrained", "en", 0.25) == "synthpedes-finetune"  # an α outside the variants

@@ -71,8 +71,10 @@ PROFILES = {
     "synthpedes": {"A_ids": 330, "A_test_ids": 100, "A_val_ids": 30, "B_ids": 800, "B_test_ids": 500,
                    "B_val_ids": 50, "seed": 0, "pretrained": "shipped",
                    # training profile per language, or per "language/variant" where a variant needs its own
-                   "train_profile": {"en": "synthpedes", "vi": "synthpedes-vi", "vi/global-only": "synthpedes-vi-global"},
+                   "train_profile": {"en": "synthpedes", "vi": "synthpedes-vi", "en/full": "synthpedes-en-full",
+                                     "vi/global-only": "synthpedes-vi-global"},
                    "finetune_profile": {"en": "synthpedes-finetune", "vi": "synthpedes-finetune-vi",
+                                        "en/full": "synthpedes-finetune-en-full",
                                         "vi/global-only": "synthpedes-finetune-vi-global"},
                    # cut to hold the 25 minutes, kept in synthpedes-full: notebook 06's oracle-masks run, α
                    # trained and seeds; notebook 08's Vietnamese RSM arm (its curve still rose at 6 epochs)
