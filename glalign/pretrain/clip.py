@@ -8,7 +8,6 @@ pushed apart. Images are squashed to a square and CLIP-normalised exactly as gla
 does, and the saved image processor says so (no centre crop)."""
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from glalign.errors import GlalignError
 from glalign.pretrain import common
 
 
@@ -123,29 +121,8 @@ def pretrain_clip(out, corpus=None, n_ids: int = 2000, cfg: ClipPretrainConfig |
                   device: str = "cpu", overwrite: bool = False, progress: bool = True) -> Path:
     """Pretrain SynthCLIP into `out` (skipped when `out` already holds it with these settings).
     `corpus`: a SynthPEDES-format folder (made with `n_ids` identities if missing or empty)."""
-    from glalign.data.records import load_dataset
-    from glalign.io import write_json
-
-    cfg = cfg or ClipPretrainConfig()
-    out = Path(out)
-    corpus = common.ensure_corpus(corpus or common.default_corpus(out, n_ids), n_ids, progress)
-    settings = dataclasses.asdict(cfg)
-    corpus_fp = common.corpus_fingerprint(corpus)
-    fp = common.fingerprint("synthclip", settings, corpus_fp)
-    if common.is_complete(out, fp):
-        return out
-    ds = load_dataset(corpus, lang="en", check_images=False)
-    train_recs, held_recs = common.split_records(ds.records, cfg.seed)
-    if not train_recs or not held_recs:
-        raise GlalignError(f"corpus {corpus}: needs training and held-out identities (it has {len(ds.records)} "
-                           "images); generate a larger one")
-    with common.staged(out, overwrite) as stage:
-        model, tokenizer, history, summary = train_clip(cfg, train_recs, held_recs, device, progress)
-        save_clip(stage, model, tokenizer, cfg, history)
-        write_json(stage / "pretrain_config.json", {
-            "kind": "synthclip", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
-            "corpus": str(corpus), "corpus_fingerprint": corpus_fp, **summary})
-    return out
+    return common.pretrain_text_tower(out, corpus, n_ids, cfg or ClipPretrainConfig(), "synthclip", "en", train_clip,
+                                      save_clip, device, overwrite, progress)
 
 
 def train_clip(cfg: ClipPretrainConfig, train_recs, held_recs, device_name: str = "cpu", progress: bool = True):

@@ -143,3 +143,36 @@ def checked_step(model, opt, sched, loss, what: str, epoch: int, step_index: int
                            f"lower the learning rate ({lr:g} now)")
     step(model, opt, sched, loss)
     return float(loss.detach())
+
+
+def pretrain_text_tower(out, corpus, n_ids: int, cfg, kind: str, lang: str, train, save, device: str,
+                        overwrite: bool, progress: bool) -> Path:
+    """The frame SynthCLIP's and SynthPhoBERT's pretraining share: the corpus (made if missing), the
+    fingerprint of settings and corpus (nothing is done when `out` already holds that model), the
+    held-out identities, and a staged publish with pretrain_config.json beside the weights.
+    `train(cfg, train_recs, held_recs, device, progress)` -> (model, tokenizer, history, summary);
+    `save(stage, model, tokenizer, cfg, history)` writes the model folder."""
+    import dataclasses
+
+    from glalign.data.records import load_dataset
+    from glalign.io import write_json
+
+    out = Path(out)
+    corpus = ensure_corpus(corpus or default_corpus(out, n_ids), n_ids, progress)
+    settings = dataclasses.asdict(cfg)
+    corpus_fp = corpus_fingerprint(corpus)
+    fp = fingerprint(kind, settings, corpus_fp)
+    if is_complete(out, fp):
+        return out
+    ds = load_dataset(corpus, lang=lang, check_images=False)
+    train_recs, held_recs = split_records(ds.records, cfg.seed)
+    if not train_recs or not held_recs:
+        raise GlalignError(f"corpus {corpus}: needs training and held-out identities (it has {len(ds.records)} "
+                           "images); generate a larger one")
+    with staged(out, overwrite) as stage:
+        model, tokenizer, history, summary = train(cfg, train_recs, held_recs, device, progress)
+        save(stage, model, tokenizer, cfg, history)
+        write_json(stage / "pretrain_config.json", {
+            "kind": kind, "fingerprint": fp, "version": PRETRAIN_VERSION, "settings": settings,
+            "corpus": str(corpus), "corpus_fingerprint": corpus_fp, **summary})
+    return out

@@ -7,14 +7,12 @@ The tokenizer is a BPE over underthesea-segmented words ('áo_khoác'), as PhoBE
 is transformers' DataCollatorForLanguageModeling (15%: 80% [MASK], 10% random, 10% kept)."""
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from glalign.errors import GlalignError
 from glalign.pretrain import common
 
 MASK_TOKEN = "[MASK]"
@@ -93,28 +91,8 @@ def masked_accuracy(model, collator, examples: list[dict], device, seed: int, ba
 def pretrain_mlm(out, corpus=None, n_ids: int = 2000, cfg: MlmPretrainConfig | None = None, device: str = "cpu",
                  overwrite: bool = False, progress: bool = True) -> Path:
     """Pretrain SynthPhoBERT into `out` (skipped when `out` already holds it with these settings)."""
-    from glalign.data.records import load_dataset
-    from glalign.io import write_json
-
-    cfg = cfg or MlmPretrainConfig()
-    out = Path(out)
-    corpus = common.ensure_corpus(corpus or common.default_corpus(out, n_ids), n_ids, progress)
-    settings = dataclasses.asdict(cfg)
-    corpus_fp = common.corpus_fingerprint(corpus)
-    fp = common.fingerprint("synthphobert", settings, corpus_fp)
-    if common.is_complete(out, fp):
-        return out
-    ds = load_dataset(corpus, lang="vi", check_images=False)
-    train_recs, held_recs = common.split_records(ds.records, cfg.seed)
-    if not train_recs or not held_recs:
-        raise GlalignError(f"corpus {corpus}: needs training and held-out identities; generate a larger one")
-    with common.staged(out, overwrite) as stage:
-        model, tokenizer, history, summary = train_mlm(cfg, train_recs, held_recs, device, progress)
-        save_mlm(stage, model, tokenizer, cfg, history)
-        write_json(stage / "pretrain_config.json", {
-            "kind": "synthphobert", "fingerprint": fp, "version": common.PRETRAIN_VERSION, "settings": settings,
-            "corpus": str(corpus), "corpus_fingerprint": corpus_fp, **summary})
-    return out
+    return common.pretrain_text_tower(out, corpus, n_ids, cfg or MlmPretrainConfig(), "synthphobert", "vi", train_mlm,
+                                      save_mlm, device, overwrite, progress)
 
 
 def _segment(texts: list[str], progress: bool) -> list[str]:
